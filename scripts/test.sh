@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs the whole suite (unit, integration, e2e) and ends with one line `N passed, N failed`
+# read from vitest's JSON report; exits non-zero on any failure. Extra arguments go to vitest.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+report=$(mktemp /tmp/shoal-vitest.XXXXXX.json)
+trap 'rm -f "$report"' EXIT
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
+code=$?
+node -e '
+  const fs = require("fs");
+  let r;
+  try { r = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch { console.log("0 passed, 1 failed"); process.exit(1); }
+  const failed = r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0) + (r.testResults ?? []).filter((f) => f.status === "failed" && f.assertionResults.length === 0).length;
+  console.log(`${r.numPassedTests} passed, ${failed} failed`);
+  process.exit(failed > 0 || r.numPassedTests === 0 ? 1 : 0);
+' "$report" || exit 1
+exit $code
