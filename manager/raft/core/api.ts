@@ -107,3 +107,10 @@ export class ProposalDroppedError extends Error {
     super(`raft: proposal dropped: ${why}`);
   }
 }
+
+/** The node driver's tick period; with the defaults below a dead leader is noticed in 100–200 ms. */
+export const DEFAULT_TICK_MS = 10;
+/** Ticks between leader heartbeats. */
+export const DEFAULT_HEARTBEAT_TICK = 1;
+/** Ticks without a leader before campaigning (randomised in [n, 2n)). */
+export const DEFAULT_ELECTION_TICK = 10;

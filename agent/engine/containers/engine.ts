@@ -1,0 +1,387 @@
+// Container lifecycle: create, start, stop, kill, remove, restart policies, and re-adopting the
+// containers an earlier daemon left running. The shim keeps each container alive; this class
+// only decides, records, and wires networks and mounts.
+import { hostname as osHostname } from "node:os";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { EventEmitter } from "node:events";
+import type { ChildProcess } from "node:child_process";
+import type { ContainerConfig, ExecStart } from "../../../proto/gen/engine.js";
+import type { BridgeNetwork } from "../../network/bridge.js";
+import { writeEtcFiles } from "../../network/etcfiles.js";
+import type { PublishedPort } from "../../network/ports.js";
+import { conflict, invalid, precondition } from "../errors.js";
+import type { VolumeStore } from "../volumes/store.js";
+import { buildRecord, mergeEnv, validateConfig } from "./create.js";
+import type { ExitStatus, ImagePort, LaunchMount, RuntimePort } from "./launch.js";
+import { generateName, newContainerId, validName } from "./naming.js";
+import type { ContainerRecord } from "./record.js";
+import { BACKOFF_RESET_MS, restartDelayMs, shouldRestart } from "./restart-policy.js";
+import { ContainerStore } from "./store.js";
+import { resolveUser } from "./user.js";
+
+export interface EngineDeps {
+  dataRoot: string;
+  execRoot: string;
+  cgroupParent: string;
+  runtime: RuntimePort;
+  images: ImagePort;
+  network: BridgeNetwork;
+  volumes: VolumeStore;
+}
+
+const DEFAULT_STOP_TIMEOUT_S = 10;
+const portsOf = (c: ContainerConfig): PublishedPort[] =>
+  c.ports.map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, containerPort: p.containerPort, protocol: p.protocol === "udp" ? "udp" : "tcp" }));
+
+export class ContainerEngine {
+  readonly store: ContainerStore;
+  /** "exit:ID" after an exit is recorded; "gone:ID" after removal; "state:ID" on any change. */
+  readonly events = new EventEmitter();
+  private restartTimers = new Map<string, NodeJS.Timeout>();
+  private backoffAttempt = new Map<string, number>();
+  private followers = new Map<string, number>();
+  private watching = new Set<string>();
+
+  constructor(private readonly d: EngineDeps) {
+    this.store = new ContainerStore(join(d.dataRoot, "containers"));
+    this.events.setMaxListeners(0);
+  }
+
+  stateDir(id: string): string {
+    return join(this.d.execRoot, "c", id.slice(0, 12));
+  }
+
+  logPath(rec: ContainerRecord): string {
+    return this.d.runtime.logPath(this.stateDir(rec.id));
+  }
+
+  isImageInUse(imageId: string): boolean {
+    return this.store.all().some((c) => c.imageId === imageId);
+  }
+
+  volumeUsers(name: string): string[] {
+    return this.store.all().filter((c) => c.config.mounts.some((m) => m.type === "volume" && m.source === name)).map((c) => c.id);
+  }
+
+  async create(name: string, config: ContainerConfig): Promise<ContainerRecord> {
+    validateConfig(config);
+    if (name && !validName(name)) throw invalid(`invalid container name ${JSON.stringify(name)}: use letters, digits, _ . -`);
+    if (name && this.store.nameTaken(name)) throw conflict(`the container name ${name} is already in use by container ${this.store.nameTaken(name)!.id.slice(0, 12)}: remove it or pick another name`);
+    const ports = portsOf(config);
+    await this.d.network.checkPorts("", ports);
+    const image = await this.d.images.resolve(config.image); // its errors say what to do
+    const id = newContainerId();
+    const rec = buildRecord(id, name || generateName((n) => this.store.nameTaken(n) !== undefined), config, image.id, image.layerDirs, image.config);
+    const dir = this.store.dir(id);
+    mkdirSync(join(dir, "fs", "upper"), { recursive: true, mode: 0o755 });
+    mkdirSync(join(dir, "fs", "work"), { recursive: true, mode: 0o700 });
+    this.store.save(rec);
+    return rec;
+  }
+
+  /** Starts a created or stopped container (no-op when running). */
+  async start(ref: string): Promise<void> {
+    const rec = this.store.get(ref);
+    if (rec.state.status === "running") return;
+    this.cancelRestart(rec.id);
+    rec.stoppedByUser = false;
+    rec.restartCount = 0;
+    this.backoffAttempt.delete(rec.id);
+    await this.launch(rec);
+  }
+
+  private async launch(rec: ContainerRecord): Promise<void> {
+    const c = rec.config;
+    const attached = c.networkMode === "bridge" && !rec.network;
+    try {
+      if (attached) {
+        await this.d.network.checkPorts(rec.id, portsOf(c));
+        rec.network = await this.d.network.attach(rec.id, portsOf(c));
+      }
+      const mounts = this.mountsOf(rec);
+      const stateDir = this.stateDir(rec.id);
+      mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+      const dir = this.store.dir(rec.id);
+      const { pid, shimPid } = await this.d.runtime.start(
+        {
+          id: rec.id,
+          ...rec.process,
+          hostname: rec.process.hostname || osHostname(),
+          lowerDirs: rec.layerDirs,
+          upperDir: join(dir, "fs", "upper"),
+          workDir: join(dir, "fs", "work"),
+          mounts,
+          netns: c.networkMode === "host" ? "host" : rec.network ? rec.network.netnsPath : "new",
+          cgroupParent: this.d.cgroupParent,
+          memoryBytes: c.memoryBytes,
+          nanoCpus: c.nanoCpus,
+          pidsLimit: c.pidsLimit,
+        },
+        stateDir,
+      );
+      rec.state = { ...rec.state, status: "running", pid, shimPid, exitCode: 0, oomKilled: false, startedAt: new Date().toISOString(), error: "" };
+      this.store.save(rec);
+      this.events.emit(`state:${rec.id}`);
+      this.watch(rec.id);
+    } catch (err) {
+      if (attached) {
+        await this.d.network.detach(rec.id);
+        rec.network = null;
+      }
+      rec.state = { ...rec.state, status: rec.state.startedAt ? "exited" : "created", error: (err as Error).message };
+      this.store.save(rec);
+      throw err;
+    }
+  }
+
+  private mountsOf(rec: ContainerRecord): LaunchMount[] {
+    const out: LaunchMount[] = [];
+    for (const m of rec.config.mounts) {
+      let source = m.source;
+      if (m.type === "volume") source = this.d.volumes.create(m.source).mountpoint;
+      else if (!existsSync(source)) mkdirSync(source, { recursive: true }); // as docker -v does
+      out.push({ source, destination: m.destination, readOnly: m.readOnly });
+    }
+    const hostNet = rec.config.networkMode === "host";
+    const etc = writeEtcFiles(this.store.dir(rec.id), rec.process.hostname || osHostname(), rec.network?.ip, hostNet);
+    out.push({ source: etc.hosts, destination: "/etc/hosts", readOnly: false });
+    out.push({ source: etc.hostname, destination: "/etc/hostname", readOnly: false });
+    out.push({ source: etc.resolv, destination: "/etc/resolv.conf", readOnly: false });
+    return out;
+  }
+
+  private watch(id: string): void {
+    if (this.watching.has(id)) return;
+    this.watching.add(id);
+    this.d.runtime
+      .watchExit(this.stateDir(id))
+      .catch((): ExitStatus => ({ exitCode: 255, oomKilled: false })) // shim gone without a word
+      .then((status) => {
+        this.watching.delete(id);
+        return this.onExit(id, status);
+      })
+      .catch((err) => console.error(`shoal daemon: handling exit of ${id.slice(0, 12)}: ${(err as Error).message}`));
+  }
+
+  private async onExit(id: string, status: ExitStatus): Promise<void> {
+    let rec: ContainerRecord;
+    try {
+      rec = this.store.get(id);
+    } catch {
+      return;
+    }
+    const ranMs = Date.now() - Date.parse(rec.state.startedAt || new Date().toISOString());
+    const restart = shouldRestart(rec.config.restartPolicy, status.exitCode, rec.restartCount, rec.stoppedByUser);
+    rec.state = { ...rec.state, status: restart ? "restarting" : "exited", pid: 0, shimPid: 0, exitCode: status.exitCode, oomKilled: status.oomKilled, finishedAt: new Date().toISOString() };
+    this.store.save(rec);
+    await this.d.runtime.cleanup(this.stateDir(id)).catch(() => undefined);
+    if (!restart) {
+      await this.d.network.detach(id);
+      rec.network = null;
+      this.store.save(rec);
+    }
+    this.events.emit(`exit:${id}`, status);
+    this.events.emit(`state:${id}`);
+    if (restart) {
+      const attempt = ranMs >= BACKOFF_RESET_MS ? 0 : (this.backoffAttempt.get(id) ?? 0);
+      this.backoffAttempt.set(id, attempt + 1);
+      const timer = setTimeout(() => {
+        this.restartTimers.delete(id);
+        const cur = this.store.all().find((c) => c.id === id);
+        if (!cur || cur.state.status !== "restarting") return;
+        cur.restartCount++;
+        this.launch(cur).catch((err) => {
+          console.error(`shoal daemon: restarting ${id.slice(0, 12)}: ${(err as Error).message}`);
+          this.onExit(id, { exitCode: 255, oomKilled: false }).catch(() => undefined);
+        });
+      }, restartDelayMs(attempt));
+      this.restartTimers.set(id, timer);
+    } else if (rec.config.autoRemove) {
+      await this.drainFollowers(id);
+      await this.removeRecord(rec).catch((err) => {
+        // Kept, and said so, rather than leaving waiters for a removal that will not come.
+        rec.config.autoRemove = false;
+        rec.state.error = `removing after exit: ${(err as Error).message}`;
+        this.store.save(rec);
+        this.events.emit(`state:${id}`);
+      });
+    }
+  }
+
+  private cancelRestart(id: string): void {
+    const t = this.restartTimers.get(id);
+    if (t) clearTimeout(t);
+    this.restartTimers.delete(id);
+  }
+
+  /** Resolves at the next recorded exit of the container, or after `ms` with false. */
+  private nextExit(id: string, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        this.events.off(`exit:${id}`, onExit);
+        resolve(v);
+      };
+      const onExit = () => done(true);
+      const timer = setTimeout(() => done(false), ms);
+      this.events.on(`exit:${id}`, onExit);
+    });
+  }
+
+  async stop(ref: string, timeoutS?: number): Promise<void> {
+    const rec = this.store.get(ref);
+    rec.stoppedByUser = true;
+    this.store.save(rec);
+    if (rec.state.status === "restarting") {
+      this.cancelRestart(rec.id);
+      rec.state.status = "exited";
+      await this.d.network.detach(rec.id);
+      rec.network = null;
+      this.store.save(rec);
+      this.events.emit(`state:${rec.id}`);
+      return;
+    }
+    if (rec.state.status !== "running") return;
+    const grace = timeoutS ?? (rec.config.stopTimeout >= 0 ? rec.config.stopTimeout : DEFAULT_STOP_TIMEOUT_S);
+    const exited = this.nextExit(rec.id, grace * 1000);
+    await this.d.runtime.kill(this.stateDir(rec.id), rec.config.stopSignal || "SIGTERM").catch(() => undefined);
+    if (await exited) return;
+    const killed = this.nextExit(rec.id, 30_000);
+    await this.d.runtime.kill(this.stateDir(rec.id), "SIGKILL").catch(() => undefined);
+    if (!(await killed)) throw precondition(`container ${rec.name} did not exit after SIGKILL: it may be stuck in the kernel`);
+  }
+
+  async kill(ref: string, signal = "SIGKILL"): Promise<void> {
+    const rec = this.store.get(ref);
+    if (rec.state.status !== "running") throw precondition(`container ${rec.name} is not running`);
+    const sig = signal.toUpperCase().startsWith("SIG") ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
+    if (["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT"].includes(sig)) {
+      rec.stoppedByUser = true;
+      this.store.save(rec);
+    }
+    const exited = sig === "SIGKILL" ? this.nextExit(rec.id, 30_000) : undefined;
+    await this.d.runtime.kill(this.stateDir(rec.id), sig);
+    if (exited) await exited;
+  }
+
+  async restart(ref: string, timeoutS?: number): Promise<void> {
+    await this.stop(ref, timeoutS);
+    await this.start(ref);
+  }
+
+  async remove(ref: string, force: boolean): Promise<void> {
+    const rec = this.store.get(ref);
+    const active = rec.state.status === "running" || rec.state.status === "restarting";
+    if (active && !force) throw precondition(`cannot remove running container ${rec.name}: stop it first or use rm -f`);
+    if (active) {
+      rec.stoppedByUser = true;
+      this.store.save(rec);
+      if (rec.state.status === "running") {
+        const exited = this.nextExit(rec.id, 30_000);
+        await this.d.runtime.kill(this.stateDir(rec.id), "SIGKILL").catch(() => undefined);
+        await exited;
+      }
+      this.cancelRestart(rec.id);
+    }
+    await this.removeRecord(rec);
+  }
+
+  private async removeRecord(rec: ContainerRecord): Promise<void> {
+    this.cancelRestart(rec.id);
+    await this.d.runtime.cleanup(this.stateDir(rec.id)).catch(() => undefined);
+    await this.d.network.detach(rec.id);
+    rmSync(this.stateDir(rec.id), { recursive: true, force: true });
+    this.store.delete(rec.id);
+    this.backoffAttempt.delete(rec.id);
+    this.events.emit(`gone:${rec.id}`);
+    this.events.emit(`state:${rec.id}`);
+  }
+
+  /** Calls `registered` once listening, then resolves at the container's next stop (or now, if stopped). */
+  wait(ref: string, registered: () => void): Promise<ExitStatus> {
+    const rec = this.store.get(ref);
+    return new Promise((resolve) => {
+      const settle = () => {
+        this.events.off(`state:${rec.id}`, check);
+        resolve({ exitCode: rec.state.exitCode, oomKilled: rec.state.oomKilled });
+      };
+      // An auto-removed container is waited for until it is gone, as `docker run --rm` does.
+      const check = () => {
+        const gone = !this.store.all().includes(rec);
+        if (gone || (!rec.config.autoRemove && (rec.state.status === "exited" || rec.state.status === "dead"))) settle();
+      };
+      this.events.on(`state:${rec.id}`, check);
+      registered();
+      if (!rec.config.autoRemove && (rec.state.status === "exited" || rec.state.status === "dead")) settle();
+    });
+  }
+
+  /** Log followers keep an auto-removed container's log until they have read it all. */
+  followerEnter(id: string): () => void {
+    this.followers.set(id, (this.followers.get(id) ?? 0) + 1);
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      this.followers.set(id, (this.followers.get(id) ?? 1) - 1);
+      this.events.emit(`followers:${id}`);
+    };
+  }
+
+  private async drainFollowers(id: string): Promise<void> {
+    const deadline = Date.now() + 5000;
+    while ((this.followers.get(id) ?? 0) > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.followers.delete(id);
+  }
+
+  /** Re-adopts what an earlier daemon left: running containers keep their PID; exits that happened meanwhile are handled now. */
+  async recover(): Promise<void> {
+    const withNetwork = new Set<string>();
+    for (const rec of this.store.all()) {
+      if (rec.network) withNetwork.add(rec.id);
+      if (rec.state.status === "running") {
+        if (rec.network) await this.d.network.readopt(rec.id, rec.network.ip, portsOf(rec.config)).catch(() => undefined);
+        this.watch(rec.id);
+      } else if (rec.state.status === "restarting") {
+        if (rec.network) await this.d.network.readopt(rec.id, rec.network.ip, portsOf(rec.config)).catch(() => undefined);
+        rec.restartCount++;
+        this.launch(rec).catch(() => this.onExit(rec.id, { exitCode: 255, oomKilled: false }));
+      } else if (rec.config.autoRemove && rec.state.status === "exited") {
+        await this.removeRecord(rec); // exited while no daemon was there to remove it
+        withNetwork.delete(rec.id);
+      } else if (rec.network) {
+        await this.d.network.detach(rec.id); // stopped while the daemon was down mid-teardown
+        rec.network = null;
+        this.store.save(rec);
+        withNetwork.delete(rec.id);
+      }
+    }
+    this.d.network.retain(withNetwork);
+  }
+
+  /** Stops pending restarts; running containers stay with their shims. */
+  shutdown(): void {
+    for (const id of [...this.restartTimers.keys()]) this.cancelRestart(id);
+  }
+
+  /** Runs a process inside the running container's namespaces. */
+  exec(req: ExecStart): ChildProcess {
+    const rec = this.store.get(req.id);
+    if (rec.state.status !== "running") throw precondition(`container ${rec.name} is not running: start it first`);
+    if (req.cmd.length === 0) throw invalid("no command given to exec");
+    const user = req.user || rec.process.user;
+    const ids = user ? resolveUser(user, [join(this.store.dir(rec.id), "fs", "upper"), ...[...rec.layerDirs].reverse()]) : undefined;
+    return this.d.runtime.exec(this.stateDir(rec.id), req.cmd, {
+      env: mergeEnv(rec.process.env, req.env),
+      cwd: req.workingDir || rec.process.cwd,
+      user: ids ? `${ids.uid}:${ids.gid}` : "",
+    });
+  }
+
+  runningCount(): number {
+    return this.store.all().filter((c) => c.state.status === "running").length;
+  }
+}

@@ -1,0 +1,76 @@
+// The engine's calls into the native runtime (native/build/shoal-runtime); see docs/runtime.md.
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { runtimeBinary } from "./binary.js";
+import { writeSpec, type ContainerSpec } from "./spec.js";
+
+export interface ContainerState {
+  status: "running" | "stopped";
+  pid: number;
+  shimPid?: number;
+  exitCode?: number;
+  signal?: number;
+  oomKilled?: boolean;
+}
+
+/** Runs the runtime; rejects with its one-line error (the failing step and errno). */
+function call(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(runtimeBinary(), args, { encoding: "utf8" }, (err, stdout, stderr) => {
+      if (err) reject(new Error(stderr.trim() || `shoal-runtime ${args[0]}: ${err.message}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/** Creates and starts the container under a detached shim; resolves once its process has exec'd. */
+export async function start(spec: ContainerSpec, stateDir: string): Promise<{ pid: number; shimPid: number }> {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const specPath = join(stateDir, "spec");
+  writeSpec(spec, specPath);
+  await call(["start", specPath, stateDir]);
+  return {
+    pid: Number(readFileSync(join(stateDir, "pid"), "utf8")),
+    shimPid: Number(readFileSync(join(stateDir, "shim.pid"), "utf8")),
+  };
+}
+
+export async function kill(stateDir: string, signal: string | number): Promise<void> {
+  await call(["kill", stateDir, String(signal)]);
+}
+
+export async function state(stateDir: string): Promise<ContainerState> {
+  return JSON.parse(await call(["state", stateDir])) as ContainerState;
+}
+
+/** Kills the container if running, removes its cgroups and state dir (all but the log with keepLog). */
+export async function deleteContainer(stateDir: string, opts: { keepLog?: boolean } = {}): Promise<void> {
+  await call(opts.keepLog ? ["delete", "--keep-log", stateDir] : ["delete", stateDir]);
+}
+
+export interface ExecOptions {
+  env?: string[];
+  cwd?: string;
+  /** "uid[:gid]"; default the container init's. */
+  user?: string;
+}
+
+/** Runs args inside the running container; its stdio are the returned process's pipes. */
+export function exec(stateDir: string, args: string[], opts: ExecOptions = {}): ChildProcess {
+  const argv = ["exec", stateDir];
+  for (const e of opts.env ?? []) argv.push("--env", e);
+  if (opts.cwd) argv.push("--cwd", opts.cwd);
+  if (opts.user) argv.push("--user", opts.user);
+  argv.push("--", ...args);
+  return spawn(runtimeBinary(), argv, { stdio: "pipe" });
+}
+
+/** Creates, runs, waits for and deletes a container in the foreground (stdio inherited or piped). */
+export function run(specPath: string, stdio: "inherit" | "pipe" | "ignore" = "pipe"): ChildProcess {
+  return spawn(runtimeBinary(), ["run", specPath], { stdio });
+}
+
+export function logPath(stateDir: string): string {
+  return join(stateDir, "log");
+}

@@ -1,0 +1,27 @@
+// The /etc/hosts, /etc/hostname and /etc/resolv.conf a container gets (bind-mounted files).
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** Host nameservers a container can reach: loopback resolvers of the host are useless inside. */
+export function resolvConfFor(hostResolv: string, hostNetwork: boolean): string {
+  if (hostNetwork) return hostResolv;
+  const lines = hostResolv.split("\n").filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l));
+  if (!lines.some((l) => /^\s*nameserver\s/.test(l))) lines.push("nameserver 8.8.8.8");
+  return lines.join("\n").trim() + "\n";
+}
+
+export function writeEtcFiles(dir: string, hostname: string, ip: string | undefined, hostNetwork: boolean): { hosts: string; hostname: string; resolv: string } {
+  let hostResolv = "";
+  try {
+    hostResolv = readFileSync("/etc/resolv.conf", "utf8");
+  } catch {
+    /* no resolver on the host: the container gets the fallback */
+  }
+  const files = { hosts: join(dir, "hosts"), hostname: join(dir, "hostname"), resolv: join(dir, "resolv.conf") };
+  const hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"];
+  if (ip) hosts.push(`${ip}\t${hostname}`);
+  writeFileSync(files.hosts, hosts.join("\n") + "\n");
+  writeFileSync(files.hostname, hostname + "\n");
+  writeFileSync(files.resolv, resolvConfFor(hostResolv, hostNetwork));
+  return files;
+}

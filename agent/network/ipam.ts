@@ -1,0 +1,49 @@
+// Container addresses on the bridge, persisted so that a restarted daemon hands out no address
+// twice. One JSON file, replaced atomically.
+import { existsSync, readFileSync } from "node:fs";
+import { writeFileAtomic } from "../engine/store/atomic.js";
+import { formatIp, gatewayOf, parseIp, size, type Subnet } from "./ipv4.js";
+
+export class AddressPool {
+  private byIp = new Map<number, string>();
+
+  constructor(private readonly subnet: Subnet, private readonly file: string) {
+    if (existsSync(file)) {
+      const saved = JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
+      for (const [ip, owner] of Object.entries(saved)) this.byIp.set(parseIp(ip), owner);
+    }
+  }
+
+  /** The owner's address (the same one again if it already has one). */
+  allocate(owner: string): string {
+    for (const [ip, o] of this.byIp) if (o === owner) return formatIp(ip);
+    const first = gatewayOf(this.subnet) + 1;
+    const last = this.subnet.base + size(this.subnet) - 2; // below broadcast
+    for (let ip = first; ip <= last; ip++) {
+      if (!this.byIp.has(ip)) {
+        this.byIp.set(ip, owner);
+        this.save();
+        return formatIp(ip);
+      }
+    }
+    throw new Error(`no free address left in the bridge subnet: remove stopped containers or use --bridge-subnet`);
+  }
+
+  release(owner: string): void {
+    let changed = false;
+    for (const [ip, o] of this.byIp) if (o === owner) (this.byIp.delete(ip), (changed = true));
+    if (changed) this.save();
+  }
+
+  /** Drops addresses of owners that no longer exist (after a crash between steps). */
+  retain(owners: Set<string>): void {
+    for (const [ip, o] of this.byIp) if (!owners.has(o)) this.byIp.delete(ip);
+    this.save();
+  }
+
+  private save(): void {
+    const out: Record<string, string> = {};
+    for (const [ip, o] of this.byIp) out[formatIp(ip)] = o;
+    writeFileAtomic(this.file, JSON.stringify(out));
+  }
+}

@@ -1,0 +1,118 @@
+// `npm run bench -- engine`: the runtime figures (bench/engine-runtime.ts) plus the whole engine
+// seen from the CLI: `shoal run --rm IMG true` end to end, 100 detached containers to running,
+// shim memory, and the restart of a SIGKILLed `--restart always` container.
+import { mkdtempSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { makeBusyboxTarball } from "../test/support/busybox.js";
+import { sleep, TestDaemon } from "../test/integration/engine/harness.js";
+import { measureRuntime } from "./engine-runtime.js";
+
+const IMG = "bench/busybox:1";
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const round = (x: number, d = 2) => (Number.isFinite(x) ? Number(x.toFixed(d)) : null);
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+export async function main(args: string[]): Promise<void> {
+  const runs = Number(args[0] ?? 15);
+  // The runtime's own figures and its peers' (runtime_ms, runc_ms, crun_ms, …).
+  const runtime = (await measureRuntime()) as unknown as Record<string, number | null>;
+
+  const d = new TestDaemon();
+  await d.start();
+  try {
+    makeBusyboxTarball(join(d.root, "bb.tar"), mkdtempSync(join(d.root, "rootfs-")));
+    const imp = await d.shoal("import", join(d.root, "bb.tar"), IMG);
+    if (imp.code !== 0) throw new Error(`import failed: ${imp.stderr}`);
+
+    const versions: number[] = [];
+    for (let i = 0; i < 5; i++) versions.push(await timed(() => d.shoal("version")));
+    const version = median(versions);
+    const e2e: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      e2e.push(
+        await timed(async () => {
+          const r = await d.shoal("run", "--rm", IMG, "true");
+          if (r.code !== 0) throw new Error(`run failed: ${r.stderr}`);
+        }),
+      );
+    }
+    const run_e2e_ms = median(e2e);
+    console.log(`shoal run --rm true: median ${run_e2e_ms.toFixed(1)} ms over ${runs}; shoal version ${version.toFixed(0)} ms`);
+
+    // 100 detached containers, 8 CLI calls in flight, until ps shows them all running.
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < 100) {
+          next++;
+          const r = await d.shoal("run", "-d", IMG, "sleep", "100000");
+          if (r.code !== 0) throw new Error(`run -d failed: ${r.stderr}`);
+        }
+      }),
+    );
+    for (;;) {
+      const ids = (await d.shoal("ps", "-q")).stdout.split("\n").filter(Boolean);
+      if (ids.length >= 100) break;
+      await sleep(50);
+    }
+    const start100_s = (performance.now() - t0) / 1000;
+    console.log(`100 x shoal run -d: all running after ${start100_s.toFixed(2)} s`);
+
+    // Shim RSS: the parent of each container's PID 1.
+    const ids = (await d.shoal("ps", "-q")).stdout.split("\n").filter(Boolean).slice(0, 20);
+    const rss: number[] = [];
+    for (const id of ids) {
+      const pid = JSON.parse((await d.shoal("inspect", id)).stdout)[0].State.Pid as number;
+      const ppid = Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+      rss.push(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${ppid}/status`, "utf8"))![1]));
+    }
+    const shim_rss_kib = median(rss);
+    const all = (await d.shoal("ps", "-aq")).stdout.split("\n").filter(Boolean);
+    await d.shoal("rm", "-f", ...all);
+
+    // Restart of a SIGKILLed `--restart always` container: exit noticed → running again.
+    const restarts: number[] = [];
+    await d.shoal("run", "-d", "--name", "phoenix", "--restart", "always", IMG, "sleep", "100000");
+    for (let i = 0; i < 5; i++) {
+      const before = JSON.parse((await d.shoal("inspect", "phoenix")).stdout)[0];
+      process.kill(before.State.Pid, "SIGKILL");
+      let after;
+      do {
+        await sleep(20);
+        after = JSON.parse((await d.shoal("inspect", "phoenix")).stdout)[0];
+      } while (!(after.State.Running && after.State.Pid !== before.State.Pid));
+      restarts.push(Date.parse(after.State.StartedAt) - Date.parse(after.State.FinishedAt));
+      await sleep(200);
+    }
+    const restart_ms = median(restarts);
+    console.log(`restart after SIGKILL (--restart always): median ${restart_ms} ms (first restarts are immediate, then backoff)`);
+    await d.shoal("rm", "-f", "phoenix");
+
+    const runc = runtime.runc_ms ?? NaN;
+    const crun = runtime.crun_ms ?? NaN;
+    const crun100 = runtime.crun_start100_s ?? NaN;
+    console.log(
+      JSON.stringify({
+        ...runtime,
+        run_e2e_ms: round(run_e2e_ms),
+        start100_s: round(start100_s),
+        crun_start100_s: round(crun100),
+        shim_rss_kib,
+        restart_ms,
+        cli_version_ms: round(version),
+        run_e2e_vs_runc: round(run_e2e_ms / runc),
+        run_e2e_vs_crun: round(run_e2e_ms / crun),
+        start100_vs_crun: round(start100_s / crun100),
+      }),
+    );
+  } finally {
+    const left = await d.destroy();
+    if (left.length) console.error(`bench engine: left behind: ${left.join("; ")}`);
+  }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// `shoal`: a thin registry of command groups. Each group registers its commands and imports its
+// heavy modules (gRPC, generated code, the daemon) only when one of its commands runs.
+import { Command } from "commander";
+
+const program = new Command("shoal")
+  .description("Shoal: containers on one host, and (soon) a cluster of them")
+  .option("-H, --host <url>", "daemon socket to talk to (default unix:///run/shoal/shoal.sock, or $SHOAL_HOST)")
+  .enablePositionalOptions()
+  .showHelpAfterError(false)
+  .configureOutput({ outputError: (str, write) => write(`shoal: ${str.replace(/^error: /, "").trim()}\n`) })
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 1));
+
+const groups = [
+  () => import("./commands/daemon.js"),
+  () => import("./commands/run.js"),
+  () => import("./commands/containers.js"),
+  () => import("./commands/images.js"),
+  () => import("./commands/volumes.js"),
+  () => import("./commands/system.js"),
+];
+for (const g of await Promise.all(groups.map((load) => load()))) g.register(program);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,163 @@
+// `shoal lab`: a multi-host lab on one machine. Each step of `up` is recorded in the lab's state
+// file before it is taken, so `down` removes everything, even after `up` crashed half-way.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, rmdirSync, rmSync } from "node:fs";
+import { daemonNames } from "../agent/network/names.js";
+import { killCgroup, removeCgroup, removeDaemonCgroups } from "./cgroup.js";
+import { hostCgroup, makeHostNetworks, hostRunning, HOST_SOCKET, ipBatch, killHost, shoalDaemon, startHost, type DaemonCommand } from "./host.js";
+import { bridgeName, checkLabName, FREEZER, LAB_ROOT, hostNames, nftTableName, pickSubnet, REGISTRY_PORT, vethName } from "./names.js";
+import { bootstrapCluster, waitReady } from "./readiness.js";
+import { fillRegistry, registryCgroup, startRegistry } from "./registry.js";
+import { findHost, hostDir, labDir, listLabs, loadLab, mustLoadLab, saveLab, type LabHost, type LabState } from "./state.js";
+import { join } from "node:path";
+
+export interface UpOptions {
+  name: string;
+  managers: number;
+  workers: number;
+  /** Only for tests: what runs as each host's daemon (default: the real `shoal daemon`). */
+  daemon?: DaemonCommand;
+  probe?: "version" | "socket";
+  timeoutMs?: number;
+}
+
+export async function labUp(o: UpOptions): Promise<LabState> {
+  checkLabName(o.name);
+  if (o.managers < 1 || o.workers < 0 || o.managers + o.workers > 99) throw new Error("a lab needs 1 or more managers and 0-98 workers");
+  if (loadLab(o.name)) throw new Error(`lab "${o.name}" already exists: shoal lab down --name ${o.name} first`);
+  const taken = new Set(listLabs().map((l) => l.prefix));
+  const prefix = pickSubnet(o.name, taken);
+  const lab: LabState = {
+    name: o.name,
+    dir: labDir(o.name),
+    bridge: bridgeName(o.name),
+    prefix,
+    gateway: `${prefix}.1`,
+    registry: `${prefix}.1:${REGISTRY_PORT}`,
+    nftTable: nftTableName(o.name),
+    freezer: join(FREEZER, o.name),
+    hosts: hostNames(o.name, o.managers, o.workers).map((h, i) => ({ ...h, address: `${prefix}.${10 + i}`, veth: vethName(o.name, h.name) })),
+    partitions: [],
+  };
+  for (const other of listLabs()) {
+    if (other.bridge === lab.bridge) throw new Error(`lab "${other.name}" already uses bridge ${lab.bridge}: pick another lab name`);
+  }
+  saveLab(lab); // the whole plan, before anything exists: down undoes what it finds of it
+  const deadline = Date.now() + (o.timeoutMs ?? 60_000);
+  ipBatch([`link add ${lab.bridge} type bridge`, `addr add ${lab.gateway}/24 dev ${lab.bridge}`, `link set ${lab.bridge} up`]);
+  startRegistry(lab);
+  const filled = fillRegistry(lab, deadline);
+  filled.catch(() => undefined);
+  makeHostNetworks(lab, lab.hosts);
+  for (const h of lab.hosts) h.pid = startHost(lab, h, o.daemon ?? shoalDaemon);
+  saveLab(lab);
+  await filled;
+  await Promise.all(lab.hosts.map((h) => waitReady(lab, h, deadline, o.probe)));
+  await bootstrapCluster(lab);
+  return lab;
+}
+
+/** Removes everything the lab's state names; whatever is already gone is skipped. */
+export async function labDown(name: string): Promise<void> {
+  checkLabName(name);
+  const lab = loadLab(name);
+  if (!lab) {
+    if (existsSync(labDir(name))) rmSync(labDir(name), { recursive: true, force: true });
+    return;
+  }
+  for (const h of lab.hosts) await killHost(lab, h);
+  await killCgroup(registryCgroup(lab));
+  removeCgroup(lab.freezer);
+  quiet("nft", ["delete", "table", "bridge", lab.nftTable]);
+  quiet("ip", ["link", "del", lab.bridge]);
+  rmSync(lab.dir, { recursive: true, force: true });
+  removeIfEmpty(FREEZER);
+  removeIfEmpty(LAB_ROOT);
+}
+
+/** The shared parents of all labs go with the last lab. */
+function removeIfEmpty(dir: string): void {
+  try {
+    if (!readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory() || dir === LAB_ROOT)) rmdirSync(dir);
+  } catch {
+    // another lab still uses it, or it is already gone
+  }
+}
+
+function quiet(cmd: string, args: string[]): void {
+  spawnSync(cmd, args, { stdio: "ignore" });
+}
+
+export interface HostRow {
+  lab: string;
+  host: string;
+  role: string;
+  address: string;
+  pid: number | undefined;
+  state: "running" | "down";
+}
+
+export function labRows(name?: string): HostRow[] {
+  const labs = name ? [mustLoadLab(name)] : listLabs();
+  return labs.flatMap((lab) =>
+    lab.hosts.map((h) => {
+      const up = hostRunning(lab, h);
+      return { lab: lab.name, host: h.name, role: h.role, address: h.address, pid: up ? h.pid : undefined, state: up ? "running" : "down" } as HostRow;
+    }),
+  );
+}
+
+/** Runs `cmd` on a lab host as ssh would; resolves to its exit code. */
+export function labExec(name: string, host: string, cmd: string[]): number {
+  const lab = mustLoadLab(name);
+  const h = findHost(lab, host);
+  const enter = hostRunning(lab, h) ? ["--target", String(h.pid), "--net", "--mount", "--uts", `--wd=${process.cwd()}`] : [`--net=/run/netns/${h.name}`];
+  const r = spawnSync("nsenter", [...enter, "--", "env", `SHOAL_HOST=unix://${HOST_SOCKET}`, ...cmd], { stdio: "inherit" });
+  if (r.error) throw new Error(`cannot run ${cmd[0]} on ${h.name}: ${r.error.message}`);
+  return r.status ?? 128 + 9;
+}
+
+export async function labKill(name: string, host: string): Promise<void> {
+  const lab = mustLoadLab(name);
+  const h = findHost(lab, host);
+  await killHost(lab, h);
+  h.pid = undefined;
+  saveLab(lab);
+}
+
+export async function labStart(name: string, host: string, o: { daemon?: DaemonCommand; probe?: "version" | "socket"; timeoutMs?: number } = {}): Promise<void> {
+  const lab = mustLoadLab(name);
+  const h = findHost(lab, host);
+  if (hostRunning(lab, h)) throw new Error(`${h.name} is already running (pid ${h.pid}): shoal lab kill ${h.name} first`);
+  await killHost(lab, h); // whatever survived of an earlier boot
+  makeHostNetworks(lab, [h]);
+  h.pid = startHost(lab, h, o.daemon ?? shoalDaemon);
+  saveLab(lab);
+  await waitReady(lab, h, Date.now() + (o.timeoutMs ?? 30_000), o.probe);
+}
+
+/** Drops traffic between `hosts` and `from` (default: every other host), both ways, on the bridge. */
+export function labPartition(name: string, hosts: string[], from?: string[]): void {
+  const lab = mustLoadLab(name);
+  const a = hosts.map((x) => findHost(lab, x));
+  const b = from?.length ? from.map((x) => findHost(lab, x)) : lab.hosts.filter((h) => !a.includes(h));
+  if (a.some((h) => b.includes(h))) throw new Error("a host cannot be partitioned from itself: list it on one side only");
+  lab.partitions.push({ hosts: a.map((h) => h.name), from: b.map((h) => h.name) });
+  saveLab(lab);
+  const set = (hs: LabHost[]) => `{ ${hs.map((h) => h.address).join(", ")} }`;
+  const t = `bridge ${lab.nftTable}`;
+  const rules = [
+    `add table ${t}`,
+    `add chain ${t} forward { type filter hook forward priority 0; policy accept; }`,
+    `add rule ${t} forward ip saddr ${set(a)} ip daddr ${set(b)} drop`,
+    `add rule ${t} forward ip saddr ${set(b)} ip daddr ${set(a)} drop`,
+  ];
+  execFileSync("nft", ["-f", "-"], { input: rules.join("\n") + "\n", stdio: ["pipe", "ignore", "pipe"] });
+}
+
+export function labHeal(name: string): void {
+  const lab = mustLoadLab(name);
+  quiet("nft", ["delete", "table", "bridge", lab.nftTable]);
+  lab.partitions = [];
+  saveLab(lab);
+}

@@ -1,0 +1,512 @@
+// One Raft member: drives the pure core with a tick timer, persists its Ready batches to the WAL
+// and snapshot files, sends through the gRPC transport and applies to the state machine, in the
+// order the core's contract requires (persist, send, apply, advance).
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import type { ChannelCredentials, ServerCredentials } from "@grpc/grpc-js";
+import { ConfChange, ConfChangeType, EntryType, type ConfState, type Entry, type HardState, type Message, type Snapshot } from "../../proto/gen/raft.js";
+import { DEFAULT_ELECTION_TICK, DEFAULT_HEARTBEAT_TICK, DEFAULT_TICK_MS, Role, type LogStorage, type RaftConfig, type Ready, type Status } from "./core/api.js";
+import { Wal } from "./wal/index.js";
+import { Snapshotter } from "./snap/index.js";
+import { Transport } from "./transport/index.js";
+import { LeadershipLostError, NotLeaderError, ProposalTimeoutError, StoppedError } from "./errors.js";
+import { decodeMemberInfo, encodeMemberInfo, ProposalIds, unwrapProposal, unwrapSnapshot, wrapProposal, wrapSnapshot, type MemberInfo } from "./envelope.js";
+
+export { NotLeaderError, ProposalTimeoutError, LeadershipLostError, StoppedError } from "./errors.js";
+export type { MemberInfo } from "./envelope.js";
+
+/** What the driver needs from the pure core (manager/raft/core, etcd's RawNode shape). */
+export interface RaftCore {
+  tick(): void;
+  step(m: Message): void;
+  propose(data: Uint8Array): void;
+  proposeConfChange(cc: ConfChange): void;
+  hasReady(): boolean;
+  ready(): Ready;
+  advance(): void;
+  applyConfChange(cc: ConfChange): ConfState;
+  readIndex(context: Uint8Array): void;
+  transferLeader(to: number): void;
+  reportUnreachable(peer: number): void;
+  reportSnapshot(peer: number, ok: boolean): void;
+  status(): Status;
+}
+
+export interface CoreStorage extends LogStorage {
+  append(entries: Entry[]): void;
+  setHardState(hs: HardState): void;
+  applySnapshot(snap: Snapshot): void;
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot;
+  compact(index: number): void;
+}
+
+export interface CoreModule {
+  RawNode: new (config: RaftConfig) => RaftCore;
+  MemoryStorage: new () => CoreStorage;
+}
+
+/** The replicated application. apply() sees each committed entry once, in index order. */
+export interface StateMachine {
+  apply(entry: Entry): unknown;
+  snapshot(): Buffer;
+  restore(data: Buffer): void;
+}
+
+export interface RaftNodeOptions {
+  id: number;
+  dataDir: string;
+  stateMachine: StateMachine;
+  /** This member's own addresses; raftAddress is where the transport listens. */
+  self: MemberInfo;
+  /** Bootstrap a new cluster with these voters (including self). Omit when joining an existing one. */
+  initialMembers?: Map<number, MemberInfo>;
+  tickMs?: number;
+  electionTick?: number;
+  heartbeatTick?: number;
+  /** Take a snapshot after this many applied entries. */
+  snapshotInterval?: number;
+  /** Entries kept in memory behind a snapshot so slow followers catch up without one. */
+  snapshotCatchUpEntries?: number;
+  proposalTimeoutMs?: number;
+  serverCredentials?: ServerCredentials;
+  channelCredentials?: ChannelCredentials;
+  log?: (line: string) => void;
+  /** The core to drive; manager/raft/core by default (tests inject doubles). */
+  core?: CoreModule;
+}
+
+export interface RaftNodeStatus {
+  id: number;
+  role: Role;
+  leader: number;
+  term: number;
+  commit: number;
+  applied: number;
+  snapshotIndex: number;
+  snapshotsReceived: number;
+  members: Record<number, MemberInfo & { voter: boolean }>;
+}
+
+interface Waiter {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class RaftNode {
+  private rawNode!: RaftCore;
+  private storage!: CoreStorage;
+  private wal!: Wal;
+  private readonly snapshotter: Snapshotter;
+  private readonly transport: Transport;
+  private members = new Map<number, MemberInfo>();
+  private confState: ConfState = { voters: [], learners: [] };
+  private readonly ids = new ProposalIds();
+  private readonly proposals = new Map<number, Waiter>();
+  private readonly reads = new Map<string, Waiter & { index?: number }>();
+  private applied = 0;
+  private snapshotIndex = 0;
+  private snapshotsReceived = 0;
+  private snapshotWanted = false;
+  private role: Role = Role.Follower;
+  private leader = 0;
+  private term = 0;
+  private commit = 0;
+  private ticker?: NodeJS.Timeout;
+  private running = false;
+  private kicked = false;
+  private stopped = false;
+  private fatal?: Error;
+  private readonly o: Required<Omit<RaftNodeOptions, "initialMembers" | "serverCredentials" | "channelCredentials" | "core">> & RaftNodeOptions;
+
+  constructor(opts: RaftNodeOptions) {
+    this.o = {
+      tickMs: DEFAULT_TICK_MS,
+      electionTick: DEFAULT_ELECTION_TICK,
+      heartbeatTick: DEFAULT_HEARTBEAT_TICK,
+      snapshotInterval: 10_000,
+      snapshotCatchUpEntries: 5_000,
+      proposalTimeoutMs: 5_000,
+      log: (l: string) => console.error(l),
+      ...definedOnly(opts),
+    };
+    this.snapshotter = new Snapshotter(join(opts.dataDir, "snap"), this.o.log);
+    this.transport = new Transport({
+      channelCredentials: opts.channelCredentials,
+      log: this.o.log,
+      handler: {
+        onMessage: (m) => this.stepSafely(m),
+        onSnapshot: async (m) => this.stepSafely(m),
+        reportUnreachable: (peer) => this.rawNode?.reportUnreachable(peer),
+        reportSnapshot: (peer, ok) => {
+          this.rawNode?.reportSnapshot(peer, ok);
+          this.kick();
+        },
+      },
+    });
+  }
+
+  /** Recovers from disk (or bootstraps), starts the transport and the tick timer. */
+  async start(): Promise<void> {
+    const core: CoreModule = this.o.core ?? (await import("./core/index.js"));
+    this.storage = new core.MemoryStorage();
+    const { wal, state } = await Wal.open(join(this.o.dataDir, "wal"), { log: this.o.log });
+    this.wal = wal;
+    let snap = this.snapshotter.loadNewest();
+    const fresh = !snap && state.entries.length === 0 && state.hardState.term === 0;
+    if (fresh && this.o.initialMembers) snap = await this.bootstrap(this.o.initialMembers);
+    let hardState = state.hardState;
+    if (snap) {
+      this.storage.applySnapshot(snap);
+      this.restoreSnapshot(snap);
+      if (hardState.commit < snap.metadata!.index) hardState = { ...hardState, term: Math.max(hardState.term, snap.metadata!.term), commit: snap.metadata!.index };
+    }
+    this.storage.setHardState(hardState);
+    this.term = hardState.term;
+    this.commit = hardState.commit;
+    const after = snap?.metadata?.index ?? 0;
+    this.storage.append(state.entries.filter((e) => e.index > after));
+    this.rawNode = new core.RawNode({
+      id: this.o.id,
+      electionTick: this.o.electionTick,
+      heartbeatTick: this.o.heartbeatTick,
+      storage: this.storage,
+      applied: this.applied,
+      preVote: true,
+      checkQuorum: true,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightMsgs: 256,
+    });
+    this.members.set(this.o.id, this.o.self);
+    await this.transport.listen(this.o.self.raftAddress, this.o.serverCredentials);
+    for (const [id, m] of this.members) if (id !== this.o.id) this.transport.setPeer(id, m.raftAddress);
+    this.ticker = setInterval(() => {
+      this.rawNode.tick();
+      this.kick();
+    }, this.o.tickMs);
+    this.kick();
+  }
+
+  /** Proposes `data`; resolves with the state machine's result once committed and applied here. */
+  propose(data: Uint8Array, timeoutMs = this.o.proposalTimeoutMs): Promise<unknown> {
+    const unusable = this.unusable();
+    if (unusable) return Promise.reject(unusable);
+    if (this.role !== Role.Leader) return Promise.reject(this.notLeader());
+    const id = this.ids.next();
+    const p = this.waitFor(this.proposals, id, timeoutMs);
+    try {
+      this.rawNode.propose(wrapProposal(id, data));
+    } catch (err) {
+      this.settle(this.proposals, id, err as Error);
+    }
+    this.kick();
+    return p;
+  }
+
+  /** Resolves once this member has applied everything committed before the call (ReadIndex). */
+  async linearizableRead(timeoutMs = this.o.proposalTimeoutMs): Promise<void> {
+    const unusable = this.unusable();
+    if (unusable) throw unusable;
+    if (!this.leader) throw this.notLeader();
+    const ctx = randomBytes(8);
+    const p = this.waitFor(this.reads, ctx.toString("hex"), timeoutMs);
+    this.rawNode.readIndex(ctx);
+    this.kick();
+    await p;
+  }
+
+  /** Adds a member as a learner, waits for it to catch up, then promotes it to voter. */
+  async addMember(id: number, info: MemberInfo, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    if (!this.confState.learners.includes(id) && !this.confState.voters.includes(id)) {
+      await this.proposeConfChange(ConfChangeType.CONF_ADD_LEARNER, id, info, timeoutMs);
+    }
+    if (this.confState.voters.includes(id)) return;
+    // Caught up: it holds everything committed when it joined, so promoting it cannot stall commits.
+    const target = this.commit;
+    for (;;) {
+      const progress = this.rawNode.status().progress?.get(id);
+      if (progress && progress.match >= target) break;
+      if (Date.now() > deadline) throw new Error(`raft: member ${id} did not catch up within ${timeoutMs} ms; check that it runs and is reachable at ${info.raftAddress}`);
+      if (this.role !== Role.Leader) throw this.notLeader();
+      await sleep(20);
+    }
+    await this.proposeConfChange(ConfChangeType.CONF_ADD_NODE, id, info, Math.max(1000, deadline - Date.now()));
+  }
+
+  async removeMember(id: number, timeoutMs = 10_000): Promise<void> {
+    await this.proposeConfChange(ConfChangeType.CONF_REMOVE_NODE, id, undefined, timeoutMs);
+  }
+
+  /** Hands leadership to `to` and resolves once it leads. */
+  async transferLeadership(to: number, timeoutMs = 5_000): Promise<void> {
+    if (this.role !== Role.Leader) throw this.notLeader();
+    this.rawNode.transferLeader(to);
+    this.kick();
+    const deadline = Date.now() + timeoutMs;
+    while (this.leader !== to) {
+      if (Date.now() > deadline) throw new Error(`raft: member ${to} did not take over within ${timeoutMs} ms`);
+      await sleep(10);
+    }
+  }
+
+  /** Resolves with the leader's id once one is known to this member. */
+  async waitForLeader(timeoutMs = 10_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.leader) {
+      if (this.stopped) throw new StoppedError();
+      if (Date.now() > deadline) throw new Error(`raft: no leader known to member ${this.o.id} within ${timeoutMs} ms; check that a quorum of members runs`);
+      await sleep(5);
+    }
+    return this.leader;
+  }
+
+  status(): RaftNodeStatus {
+    const members: RaftNodeStatus["members"] = {};
+    for (const [id, m] of this.members) members[id] = { ...m, voter: this.confState.voters.includes(id) };
+    return {
+      id: this.o.id,
+      role: this.role,
+      leader: this.leader,
+      term: this.term,
+      commit: this.commit,
+      applied: this.applied,
+      snapshotIndex: this.snapshotIndex,
+      snapshotsReceived: this.snapshotsReceived,
+      members,
+    };
+  }
+
+  leaderInfo(): MemberInfo | undefined {
+    return this.members.get(this.leader);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.ticker);
+    const err = new StoppedError();
+    for (const map of [this.proposals, this.reads] as Map<unknown, Waiter>[]) for (const k of [...map.keys()]) this.settle(map, k, err);
+    while (this.running) await sleep(5);
+    await this.transport.close();
+    await this.wal?.close();
+  }
+
+  // ---- the Ready loop ----
+
+  private kick(): void {
+    if (this.kicked || this.running || this.stopped) return;
+    this.kicked = true;
+    setImmediate(() => {
+      this.kicked = false;
+      void this.runReady();
+    });
+  }
+
+  private async runReady(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    try {
+      while (!this.stopped && this.rawNode.hasReady()) await this.handleReady(this.rawNode.ready());
+    } catch (err) {
+      // Persisting failed: this member can no longer promise durability. Stop taking part.
+      this.fatal = err as Error;
+      this.o.log(`raft: member ${this.o.id} stopping: ${(err as Error).message}`);
+      void this.stop();
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.leader);
+    // 1. persist
+    const snap = rd.snapshot && rd.snapshot.metadata && rd.snapshot.metadata.index > 0 ? rd.snapshot : undefined;
+    if (snap) {
+      this.snapshotter.save(snap);
+      await this.wal.saveSnapshotMarker(snap.metadata!.index, snap.metadata!.term);
+    }
+    if (rd.hardState || rd.entries.length > 0) await this.wal.save(rd.hardState, rd.entries, rd.mustSync);
+    if (snap) this.storage.applySnapshot(snap);
+    if (rd.hardState) {
+      this.storage.setHardState(rd.hardState);
+      this.term = rd.hardState.term;
+      this.commit = rd.hardState.commit;
+    }
+    if (rd.entries.length > 0) this.storage.append(rd.entries);
+    // 2. send
+    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    // 3. apply
+    if (snap) {
+      this.restoreSnapshot(snap);
+      this.snapshotsReceived++;
+    }
+    for (const e of rd.committedEntries) this.applyEntry(e);
+    for (const rs of rd.readStates) {
+      const w = this.reads.get(Buffer.from(rs.context).toString("hex"));
+      if (w) w.index = rs.index;
+    }
+    this.wakeReaders();
+    // 4. advance
+    this.rawNode.advance();
+    await this.maybeSnapshot();
+  }
+
+  private onSoftState(role: Role, leader: number): void {
+    const wasLeader = this.role === Role.Leader;
+    this.role = role;
+    this.leader = leader;
+    if (wasLeader && role !== Role.Leader) {
+      const err = new LeadershipLostError();
+      for (const id of [...this.proposals.keys()]) this.settle(this.proposals, id, err);
+    }
+  }
+
+  private applyEntry(e: Entry): void {
+    if (e.index <= this.applied) return;
+    this.applied = e.index;
+    if (e.type === EntryType.ENTRY_CONF_CHANGE) {
+      const cc = ConfChange.decode(e.data);
+      this.applyConfChange(cc);
+      this.settle(this.proposals, cc.id, undefined, undefined);
+    } else {
+      const p = unwrapProposal(e.data);
+      if (p) {
+        const result = this.o.stateMachine.apply({ ...e, data: p.payload });
+        this.settle(this.proposals, p.id, undefined, result);
+      }
+    }
+    this.wakeApplied();
+  }
+
+  private applyConfChange(cc: ConfChange): void {
+    this.confState = this.rawNode.applyConfChange(cc);
+    if (cc.type === ConfChangeType.CONF_REMOVE_NODE) {
+      this.members.delete(cc.nodeId);
+      this.transport.removePeer(cc.nodeId);
+      if (cc.nodeId === this.o.id) {
+        this.o.log(`raft: member ${this.o.id} was removed from the cluster; stopping`);
+        setTimeout(() => void this.stop(), 500);
+      }
+      return;
+    }
+    // The core refuses a snapshot whose membership lacks the receiver, so a newcomer can only be
+    // caught up from a snapshot taken after it was added.
+    if (!this.members.has(cc.nodeId)) this.snapshotWanted = true;
+    const info = decodeMemberInfo(cc.context);
+    if (info) {
+      this.members.set(cc.nodeId, info);
+      if (cc.nodeId !== this.o.id) this.transport.setPeer(cc.nodeId, info.raftAddress);
+    }
+  }
+
+  private restoreSnapshot(snap: Snapshot): void {
+    const { members, app } = unwrapSnapshot(snap.data);
+    this.o.stateMachine.restore(app);
+    this.members = members;
+    this.members.set(this.o.id, this.o.self);
+    for (const [id, m] of members) if (id !== this.o.id && this.rawNode) this.transport.setPeer(id, m.raftAddress);
+    this.confState = snap.metadata!.confState ?? { voters: [], learners: [] };
+    this.applied = snap.metadata!.index;
+    this.snapshotIndex = snap.metadata!.index;
+    this.wakeApplied();
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    if (this.applied - this.snapshotIndex < this.o.snapshotInterval && !this.snapshotWanted) return;
+    if (this.applied <= this.snapshotIndex) return;
+    this.snapshotWanted = false;
+    const index = this.applied;
+    const data = wrapSnapshot(this.members, this.o.stateMachine.snapshot());
+    const snap = this.storage.createSnapshot(index, this.confState, data);
+    this.snapshotter.save(snap);
+    await this.wal.saveSnapshotMarker(index, snap.metadata!.term);
+    this.snapshotIndex = index;
+    const compactTo = index - this.o.snapshotCatchUpEntries;
+    if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
+    this.wal.releaseTo(index);
+    this.snapshotter.purge(2);
+  }
+
+  // First start of a new cluster: every initial member writes the same snapshot at index 1
+  // naming the voters, so they all begin from one identical log.
+  private async bootstrap(initial: Map<number, MemberInfo>): Promise<Snapshot> {
+    const snap: Snapshot = {
+      data: wrapSnapshot(initial, this.o.stateMachine.snapshot()),
+      metadata: { index: 1, term: 1, confState: { voters: [...initial.keys()], learners: [] } },
+    };
+    this.snapshotter.save(snap);
+    await this.wal.saveSnapshotMarker(1, 1);
+    await this.wal.save({ term: 1, vote: 0, commit: 1 }, []);
+    return snap;
+  }
+
+  // ---- helpers ----
+
+  private async proposeConfChange(type: ConfChangeType, nodeId: number, info: MemberInfo | undefined, timeoutMs: number): Promise<void> {
+    const unusable = this.unusable();
+    if (unusable) throw unusable;
+    if (this.role !== Role.Leader) throw this.notLeader();
+    const id = this.ids.next();
+    const p = this.waitFor(this.proposals, id, timeoutMs);
+    try {
+      this.rawNode.proposeConfChange(ConfChange.fromPartial({ id, type, nodeId, context: info ? encodeMemberInfo(info) : Buffer.alloc(0) }));
+    } catch (err) {
+      this.settle(this.proposals, id, err as Error);
+    }
+    this.kick();
+    await p;
+  }
+
+  private stepSafely(m: Message): void {
+    if (!this.rawNode || this.stopped) return;
+    try {
+      this.rawNode.step(m);
+    } catch (err) {
+      this.o.log(`raft: member ${this.o.id} ignored message type ${m.type} from ${m.from}: ${(err as Error).message}`);
+    }
+    this.kick();
+  }
+
+  private waitFor<K>(map: Map<K, Waiter>, key: K, timeoutMs: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.settle(map, key, new ProposalTimeoutError(timeoutMs)), timeoutMs);
+      map.set(key, { resolve, reject, timer });
+    });
+  }
+
+  private settle<K>(map: Map<K, Waiter>, key: K, err?: Error, value?: unknown): void {
+    const w = map.get(key);
+    if (!w) return;
+    map.delete(key);
+    clearTimeout(w.timer);
+    if (err) w.reject(err);
+    else w.resolve(value);
+  }
+
+  private wakeReaders(): void {
+    for (const [key, w] of this.reads) if (w.index !== undefined && w.index <= this.applied) this.settle(this.reads, key);
+  }
+
+  private wakeApplied(): void {
+    this.wakeReaders();
+  }
+
+  private unusable(): Error | undefined {
+    if (this.fatal) return this.fatal;
+    if (this.stopped) return new StoppedError();
+    return undefined;
+  }
+
+  private notLeader(): NotLeaderError {
+    return new NotLeaderError(this.leader, this.members.get(this.leader));
+  }
+}
+
+function definedOnly<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,1 @@
+export { Snapshotter } from "./snapshotter.js";

@@ -1,0 +1,1 @@
+export { Transport, type TransportHandler, type TransportOptions } from "./transport.js";

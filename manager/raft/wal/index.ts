@@ -1,0 +1,1 @@
+export { Wal, WalCorruptError, syncDir, type WalOptions, type WalState } from "./wal.js";

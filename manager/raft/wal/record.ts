@@ -1,0 +1,76 @@
+// One WAL record on disk: a 16-byte header, then the payload. Little endian:
+//   [0] magic u32  [4] type u32  [8] payload length u32  [12] crc32(type + payload) u32
+// The magic lets recovery cheaply scan for "is there any valid record after this corrupt one":
+// only offsets carrying the magic are checksummed.
+import { crc32 } from "node:zlib";
+
+export const RECORD_MAGIC = 0x5348_4c57; // "SHLW"
+export const HEADER_BYTES = 16;
+/** No single record may exceed this; a larger length field is corruption, not a record. */
+export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
+
+export enum RecordType {
+  Entry = 1,
+  HardState = 2,
+  SnapshotMarker = 3,
+}
+
+export function encodeRecord(type: RecordType, payload: Uint8Array): Buffer {
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
+  buf.writeUInt32LE(RECORD_MAGIC, 0);
+  buf.writeUInt32LE(type, 4);
+  buf.writeUInt32LE(payload.length, 8);
+  buf.set(payload, HEADER_BYTES);
+  buf.writeUInt32LE(recordCrc(type, payload), 12);
+  return buf;
+}
+
+function recordCrc(type: number, payload: Uint8Array): number {
+  return crc32(payload, crc32(Buffer.of(type & 0xff, (type >>> 8) & 0xff, 0, 0)));
+}
+
+export type Decoded =
+  | { ok: true; type: RecordType; payload: Buffer; end: number }
+  | { ok: false; why: string };
+
+/** Decodes the record starting at `off`; says why not when it is torn or corrupt. */
+export function decodeRecord(buf: Buffer, off: number): Decoded {
+  if (buf.length - off < HEADER_BYTES) return { ok: false, why: `header cut short (${buf.length - off} of ${HEADER_BYTES} bytes)` };
+  const magic = buf.readUInt32LE(off);
+  if (magic !== RECORD_MAGIC) return { ok: false, why: `bad magic 0x${magic.toString(16)}` };
+  const type = buf.readUInt32LE(off + 4);
+  const length = buf.readUInt32LE(off + 8);
+  if (length > MAX_RECORD_BYTES) return { ok: false, why: `implausible length ${length}` };
+  if (type < RecordType.Entry || type > RecordType.SnapshotMarker) return { ok: false, why: `unknown record type ${type}` };
+  const end = off + HEADER_BYTES + length;
+  if (end > buf.length) return { ok: false, why: `payload cut short (${buf.length - off - HEADER_BYTES} of ${length} bytes)` };
+  const payload = buf.subarray(off + HEADER_BYTES, end);
+  if (recordCrc(type, payload) !== buf.readUInt32LE(off + 12)) return { ok: false, why: "checksum mismatch" };
+  return { ok: true, type, payload, end };
+}
+
+/** Offset of the first valid record at or after `from`, or -1. */
+export function findValidRecord(buf: Buffer, from: number): number {
+  for (let off = buf.indexOf(magicBytes, from); off >= 0; off = buf.indexOf(magicBytes, off + 1)) {
+    if (decodeRecord(buf, off).ok) return off;
+  }
+  return -1;
+}
+
+const magicBytes = (() => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(RECORD_MAGIC, 0);
+  return b;
+})();
+
+/** Snapshot markers record (index, term) of a snapshot the WAL may be replayed from. */
+export function encodeMarker(index: number, term: number): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeBigUInt64LE(BigInt(index), 0);
+  b.writeBigUInt64LE(BigInt(term), 8);
+  return b;
+}
+
+export function decodeMarker(b: Buffer): { index: number; term: number } {
+  return { index: Number(b.readBigUInt64LE(0)), term: Number(b.readBigUInt64LE(8)) };
+}

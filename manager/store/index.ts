@@ -1,0 +1,4 @@
+export * from "./errors.js";
+export * from "./kinds.js";
+export * from "./types.js";
+export { MemoryStore, randomId, type MemoryStoreOptions } from "./memory.js";

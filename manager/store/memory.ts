@@ -1,0 +1,191 @@
+// The in-memory store: committed tables, transactions that become change sets, and a pluggable
+// proposer that decides when a change set is applied (directly here; after Raft commit or an
+// etcd compare-and-swap in other backends). Every backend applies through `apply`.
+import { randomBytes } from "node:crypto";
+import { type ChangeSet, StoreActionKind, type StoreSnapshot } from "../../proto/gen/cluster.js";
+import { ConflictError } from "./errors.js";
+import { KINDS, type Kind, type ObjectOf, type StoreObject, fromAction } from "./kinds.js";
+import { Table } from "./table.js";
+import { type Source, Transaction, matches } from "./tx.js";
+import type { Batch, By, Proposer, ReadTx, Store, StoreEvent, Watch, WatchFilter, WriteTx } from "./types.js";
+import { WatchQueue, accepts } from "./watch.js";
+
+export interface MemoryStoreOptions {
+  /** Defaults to applying each change set to this store at once. */
+  proposer?: Proposer;
+  /** Unix ms; stamped on change sets by the proposing side. */
+  now?: () => number;
+  /** New object ids; 25 random base-36 characters by default. */
+  newId?: () => string;
+  /** Most writes in one change set of a batch. */
+  batchSize?: number;
+  /** Most events a watch may hold unread. */
+  watchLimit?: number;
+}
+
+export function randomId(): string {
+  const bytes = randomBytes(16);
+  let n = 0n;
+  for (const b of bytes) n = (n << 8n) | BigInt(b);
+  return n.toString(36).padStart(25, "0").slice(0, 25);
+}
+
+export class MemoryStore implements Store, Source {
+  private readonly tables = new Map<Kind, Table>(KINDS.map((k) => [k, new Table(k)]));
+  private readonly watches = new Set<WatchQueue>();
+  private readonly listeners = new Set<{ fn: (e: StoreEvent[]) => void; filter?: WatchFilter }>();
+  private index = 0;
+  private readonly proposer: Proposer;
+  private readonly now: () => number;
+  private readonly newId: () => string;
+  private readonly batchSize: number;
+  private readonly watchLimit: number;
+
+  constructor(opts: MemoryStoreOptions = {}) {
+    this.proposer = opts.proposer ?? { propose: async (cs) => void this.apply(cs) };
+    this.now = opts.now ?? Date.now;
+    this.newId = opts.newId ?? randomId;
+    this.batchSize = opts.batchSize ?? 200;
+    this.watchLimit = opts.watchLimit ?? 100_000;
+  }
+
+  get version(): number {
+    return this.index;
+  }
+
+  get(kind: Kind, id: string): StoreObject | undefined {
+    return this.tables.get(kind)!.byId.get(id);
+  }
+
+  find(kind: Kind, by: By = { all: true }): StoreObject[] {
+    const t = this.tables.get(kind)!;
+    if ("index" in by) {
+      const out: StoreObject[] = [];
+      for (const id of t.lookup(by.index, String(by.value))) out.push(t.byId.get(id)!);
+      return out;
+    }
+    const out: StoreObject[] = [];
+    for (const o of t.byId.values()) if (matches(kind, o, by)) out.push(o);
+    return out;
+  }
+
+  view<T>(fn: (tx: ReadTx) => T): T {
+    return fn(new Transaction(this, this.newId));
+  }
+
+  async update<T>(fn: (tx: WriteTx) => T): Promise<T> {
+    const tx = new Transaction(this, this.newId);
+    const result = fn(tx);
+    if (tx.size > 0) await this.proposer.propose({ actions: tx.actions(), timestamp: this.now() });
+    return result;
+  }
+
+  async batch(fn: (b: Batch) => void | Promise<void>): Promise<void> {
+    let chunk = new Transaction(this, this.newId);
+    const flush = async () => {
+      if (chunk.size === 0) return;
+      const cs: ChangeSet = { actions: chunk.actions(), timestamp: this.now() };
+      chunk = new Transaction(this, this.newId);
+      await this.proposer.propose(cs);
+    };
+    await fn({
+      update: async <T>(sub: (tx: WriteTx) => T): Promise<T> => {
+        const child = new Transaction(chunk, this.newId);
+        const r = sub(child);
+        chunk.absorb(child);
+        // A full chunk is applied before the next sub-transaction reads, so later ones see it.
+        if (chunk.size >= this.batchSize) await flush();
+        return r;
+      },
+    });
+    await flush();
+  }
+
+  watch(filter?: WatchFilter): Watch {
+    const q = new WatchQueue(filter, this.watchLimit, (w) => this.watches.delete(w));
+    this.watches.add(q);
+    return q;
+  }
+
+  subscribe(fn: (events: StoreEvent[]) => void, filter?: WatchFilter): () => void {
+    const l = { fn, filter };
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  /**
+   * Applies a committed change set: checks every write (versions, existence, names, state rules)
+   * and then applies all of them, or throws and applies none. Deterministic given the same state,
+   * so every replica decides alike. Returns the new store version.
+   */
+  apply(cs: ChangeSet): number {
+    const check = new Transaction(this, () => {
+      throw new Error("a committed change set must carry its ids");
+    });
+    for (const a of cs.actions) {
+      const { kind, object } = fromAction(a);
+      const current = this.get(kind, object.id);
+      if (a.action === StoreActionKind.STORE_ACTION_CREATE) check.create(kind, object);
+      else {
+        const had = object.meta?.version ?? 0;
+        const has = current?.meta?.version ?? 0;
+        if (current && had !== has) throw new ConflictError(kind, object.id, had, has);
+        if (a.action === StoreActionKind.STORE_ACTION_UPDATE) check.update(kind, object);
+        else check.delete(kind, object.id);
+      }
+    }
+    const version = ++this.index;
+    const events: StoreEvent[] = [];
+    for (const a of cs.actions) {
+      const { kind, object } = fromAction(a);
+      const table = this.tables.get(kind)!;
+      const old = table.byId.get(object.id);
+      if (a.action === StoreActionKind.STORE_ACTION_REMOVE) {
+        table.remove(object.id);
+        events.push({ kind, action: "delete", version, old });
+        continue;
+      }
+      object.meta = { version, createdAt: old?.meta?.createdAt ?? cs.timestamp, updatedAt: cs.timestamp };
+      table.put(object);
+      events.push({ kind, action: old ? "update" : "create", version, old, new: object });
+    }
+    this.publish(events);
+    return version;
+  }
+
+  /** Every object at the current version, for Raft snapshots and etcd bootstrap. */
+  snapshot(): StoreSnapshot {
+    const list = <K extends Kind>(k: K) => [...this.tables.get(k)!.byId.values()] as ObjectOf[K][];
+    return {
+      version: this.index,
+      clusters: list("cluster"),
+      nodes: list("node"),
+      services: list("service"),
+      tasks: list("task"),
+      networks: list("network"),
+    };
+  }
+
+  /** Replaces all state with a snapshot; watchers see nothing of it (they should start over). */
+  restore(s: StoreSnapshot): void {
+    const fill = (k: Kind, objs: StoreObject[]) => {
+      const t = new Table(k);
+      for (const o of objs) t.put(o);
+      this.tables.set(k, t);
+    };
+    fill("cluster", s.clusters);
+    fill("node", s.nodes);
+    fill("service", s.services);
+    fill("task", s.tasks);
+    fill("network", s.networks);
+    this.index = s.version;
+  }
+
+  private publish(events: StoreEvent[]): void {
+    for (const w of this.watches) for (const e of events) w.push(e);
+    for (const l of this.listeners) {
+      const mine = l.filter ? events.filter((e) => accepts(l.filter, e)) : events;
+      if (mine.length > 0) l.fn(mine);
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { Transport, type TransportHandler } from "../../../manager/raft/transport/index.js";
+import { Message, MessageType } from "../../../proto/gen/raft.js";
+
+const open: Transport[] = [];
+afterEach(async () => {
+  for (const t of open.splice(0)) await t.close();
+});
+
+function recorder() {
+  const got: Message[] = [];
+  const unreachable: number[] = [];
+  const snapshots: { peer: number; ok: boolean }[] = [];
+  const handler: TransportHandler = {
+    onMessage: (m) => got.push(m),
+    onSnapshot: async (m) => void got.push(m),
+    reportUnreachable: (p) => unreachable.push(p),
+    reportSnapshot: (peer, ok) => snapshots.push({ peer, ok }),
+  };
+  const t = new Transport({ handler });
+  open.push(t);
+  return { t, got, unreachable, snapshots };
+}
+
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe("Raft transport", () => {
+  it("delivers batches to a peer in order", async () => {
+    const a = recorder();
+    const b = recorder();
+    const port = await b.t.listen("127.0.0.1:0");
+    a.t.setPeer(2, `127.0.0.1:${port}`);
+    for (let i = 1; i <= 2000; i++) a.t.send([Message.fromPartial({ type: MessageType.MSG_APP, to: 2, from: 1, index: i })]);
+    await until(() => b.got.length === 2000);
+    expect(b.got.map((m) => m.index)).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1));
+  });
+
+  it("streams a snapshot in chunks and reports it delivered", async () => {
+    const a = recorder();
+    const b = recorder();
+    const port = await b.t.listen("127.0.0.1:0");
+    a.t.setPeer(2, `127.0.0.1:${port}`);
+    const data = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
+    data[data.length - 1] = 9;
+    a.t.send([Message.fromPartial({ type: MessageType.MSG_SNAP, to: 2, from: 1, snapshot: { data, metadata: { index: 50, term: 3 } } })]);
+    await until(() => a.snapshots.length === 1);
+    expect(a.snapshots[0]).toEqual({ peer: 2, ok: true });
+    expect(Buffer.from(b.got[0].snapshot!.data).equals(data)).toBe(true);
+    expect(b.got[0].snapshot!.metadata!.index).toBe(50);
+  });
+
+  it("reports a peer that is down as unreachable", async () => {
+    const a = recorder();
+    a.t.setPeer(3, "127.0.0.1:1"); // nothing listens on port 1
+    a.t.send([Message.fromPartial({ type: MessageType.MSG_HEARTBEAT, to: 3, from: 1 })]);
+    await until(() => a.unreachable.includes(3));
+  });
+});

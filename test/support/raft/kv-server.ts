@@ -1,0 +1,117 @@
+// A real process running one Raft member with a key-value state machine, for integration tests
+// and the bench. HTTP on loopback:
+//   PUT /kv/KEY (body = value)  GET /kv/KEY (linearizable)  GET /dump (all keys, local)
+//   POST /members/ID?raft=H:P&client=H:P  DELETE /members/ID  POST /transfer/ID  GET /status
+// A member that is not the leader answers writes with 421 and {leader, leaderClient}.
+// Usage: node kv-server.js --id 1 --data DIR --raft 127.0.0.1:P --client 127.0.0.1:P
+//          [--peers 1=RAFT/CLIENT,2=...] (bootstrap; omit to join) [--snapshot-interval N]
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { parseArgs } from "node:util";
+import { NotLeaderError, RaftNode, type MemberInfo } from "../../../manager/raft/node.js";
+import { WalCorruptError } from "../../../manager/raft/wal/index.js";
+import { encodePut, KvStore } from "./kv-store.js";
+
+const { values: args } = parseArgs({
+  options: {
+    id: { type: "string" },
+    data: { type: "string" },
+    raft: { type: "string" },
+    client: { type: "string" },
+    peers: { type: "string" },
+    "snapshot-interval": { type: "string" },
+    "catch-up-entries": { type: "string" },
+  },
+});
+const id = Number(args.id);
+const self: MemberInfo = { raftAddress: args.raft!, clientAddress: args.client! };
+let initialMembers: Map<number, MemberInfo> | undefined;
+if (args.peers) {
+  initialMembers = new Map(
+    args.peers.split(",").map((p) => {
+      const [pid, addrs] = p.split("=");
+      const [raftAddress, clientAddress] = addrs.split("/");
+      return [Number(pid), { raftAddress, clientAddress }];
+    }),
+  );
+}
+// SHOAL_RAFT_TEST_CORE=single-voter runs a stand-in one-member core (smoke tests without the real one).
+const core = process.env.SHOAL_RAFT_TEST_CORE === "single-voter" ? (await import("./single-voter-core.js")).singleVoterCore : undefined;
+const kv = new KvStore();
+const node = new RaftNode({
+  id,
+  dataDir: args.data!,
+  stateMachine: kv,
+  self,
+  initialMembers,
+  core,
+  snapshotInterval: args["snapshot-interval"] ? Number(args["snapshot-interval"]) : undefined,
+  snapshotCatchUpEntries: args["catch-up-entries"] ? Number(args["catch-up-entries"]) : undefined,
+});
+try {
+  await node.start();
+} catch (err) {
+  console.error((err as Error).message);
+  process.exit(err instanceof WalCorruptError ? 3 : 1);
+}
+
+async function body(req: IncomingMessage): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of req) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+function reply(res: ServerResponse, code: number, value: unknown): void {
+  const b = Buffer.isBuffer(value) ? value : Buffer.from(JSON.stringify(value));
+  res.writeHead(code, { "content-length": b.length });
+  res.end(b);
+}
+
+function fail(res: ServerResponse, err: unknown): void {
+  if (err instanceof NotLeaderError) return reply(res, 421, { error: err.message, leader: err.leaderId, leaderClient: err.leader?.clientAddress });
+  reply(res, 503, { error: (err as Error).message });
+}
+
+const server = createServer((req, res) => {
+  const url = new URL(req.url!, "http://x");
+  const [, what, arg] = url.pathname.split("/");
+  void (async () => {
+    try {
+      if (what === "kv" && req.method === "PUT") {
+        const index = await node.propose(encodePut(arg, await body(req)));
+        return reply(res, 200, { index });
+      }
+      if (what === "kv" && req.method === "GET") {
+        await node.linearizableRead();
+        const v = kv.data.get(arg);
+        return v ? reply(res, 200, v) : reply(res, 404, { error: "no such key" });
+      }
+      if (what === "dump") return reply(res, 200, Object.fromEntries([...kv.data].map(([k, v]) => [k, v.toString()])));
+      if (what === "status") return reply(res, 200, node.status());
+      if (what === "members" && req.method === "POST") {
+        await node.addMember(Number(arg), { raftAddress: url.searchParams.get("raft")!, clientAddress: url.searchParams.get("client") ?? undefined });
+        return reply(res, 200, {});
+      }
+      if (what === "members" && req.method === "DELETE") {
+        await node.removeMember(Number(arg));
+        return reply(res, 200, {});
+      }
+      if (what === "transfer" && req.method === "POST") {
+        await node.transferLeadership(Number(arg));
+        return reply(res, 200, {});
+      }
+      reply(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+    } catch (err) {
+      fail(res, err);
+    }
+  })();
+});
+server.keepAliveTimeout = 60_000;
+const [host, port] = self.clientAddress!.split(":");
+server.listen(Number(port), host, () => console.log(`kv-server ${id} ready on ${self.clientAddress}`));
+
+for (const sig of ["SIGTERM", "SIGINT"] as const) {
+  process.on(sig, () => {
+    server.close();
+    void node.stop().then(() => process.exit(0));
+  });
+}

@@ -1,0 +1,51 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Snapshotter } from "../../../manager/raft/snap/index.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function snapshotter(): { s: Snapshotter; dir: string; lines: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), "shoal-snap-"));
+  dirs.push(dir);
+  const lines: string[] = [];
+  return { s: new Snapshotter(dir, (l) => lines.push(l)), dir, lines };
+}
+const snap = (index: number) => ({ data: Buffer.from(`state@${index}`), metadata: { index, term: 2, confState: { voters: [1, 2, 3], learners: [] } } });
+
+describe("Snapshotter", () => {
+  it("loads the newest snapshot saved", () => {
+    const { s } = snapshotter();
+    expect(s.loadNewest()).toBeUndefined();
+    s.save(snap(10));
+    s.save(snap(30));
+    s.save(snap(20));
+    const got = s.loadNewest()!;
+    expect(got.metadata!.index).toBe(30);
+    expect(Buffer.from(got.data).toString()).toBe("state@30");
+    expect(got.metadata!.confState!.voters).toEqual([1, 2, 3]);
+    expect(s.loadNewest(25)!.metadata!.index).toBe(20);
+  });
+
+  it("skips a damaged newest snapshot for an older valid one and says so", () => {
+    const { s, dir, lines } = snapshotter();
+    s.save(snap(10));
+    const name = s.save(snap(20));
+    const buf = readFileSync(join(dir, name));
+    buf[buf.length - 1] ^= 1;
+    writeFileSync(join(dir, name), buf);
+    expect(s.loadNewest()!.metadata!.index).toBe(10);
+    expect(lines[0]).toMatch(/fails its checksum/);
+  });
+
+  it("purges all but the newest few", () => {
+    const { s, dir } = snapshotter();
+    for (const i of [1, 2, 3, 4, 5]) s.save(snap(i));
+    writeFileSync(join(dir, "snap-x.snap.tmp"), "half");
+    s.purge(2);
+    expect(readdirSync(dir).sort()).toEqual([`snap-${"2".padStart(16, "0")}-${"4".padStart(16, "0")}.snap`, `snap-${"2".padStart(16, "0")}-${"5".padStart(16, "0")}.snap`]);
+  });
+});
