@@ -1,7 +1,7 @@
 // The native runtime's container lifecycle against runc and crun on the same busybox rootfs:
 // `run` of /bin/true (create, start, wait, delete), the shim's memory, and 100 detached starts.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runtimeBinary } from "../agent/engine/runtime/binary.js";
@@ -56,8 +56,9 @@ import { spawnSync } from "node:child_process";
 const [mode, bundle, root, n] = process.argv.slice(2);
 spawnSync("umount", ["/sys/fs/cgroup/unified"]);
 const t = [];
-const crun = (...a) => { const r = spawnSync("crun", ["--root", root, ...a], { stdio: ["ignore", "ignore", "pipe"] });
-  if (r.status !== 0) throw new Error("crun " + a.join(" ") + ": " + r.stderr); };
+// A detached container keeps the stdio it was given: no pipes, or spawnSync would wait for it.
+const crun = (...a) => { const r = spawnSync("crun", ["--root", root, ...a], { stdio: "ignore" });
+  if (r.status !== 0) throw new Error("crun " + a.join(" ") + ": exit " + r.status); };
 if (mode === "run") {
   for (let i = 0; i < Number(n); i++) { const s = process.hrtime.bigint(); crun("run", "--bundle", bundle, "b" + process.pid + "-" + i); t.push(Number(process.hrtime.bigint() - s) / 1e6); }
 } else {
@@ -148,6 +149,9 @@ export async function measureRuntime(): Promise<RuntimeFigures> {
   } finally {
     for (const d of stateDirs) spawnSync(bin, ["delete", d]);
     rmSync(work, { recursive: true, force: true });
+    for (const c of ["memory", "cpu", "cpuacct", "pids"]) {
+      try { rmdirSync(`/sys/fs/cgroup/${c}/shoal-bench`); } catch { /* absent, or a cgroup v2 host */ }
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // `npm run bench -- NAME`: runs bench/NAME.ts, whose last printed line is one JSON object of
 // figures and ratios against a peer measured in the same run.
 const name = process.argv[2];
-const known = ["engine", "raft", "scheduler", "converge", "network", "update", "store"];
+const known = ["engine", "engine-runtime", "raft", "scheduler", "converge", "network", "update", "store"];
 if (!name || !known.includes(name)) {
   console.error(`bench: name one of ${known.join(", ")} (e.g. npm run bench -- engine)`);
   process.exit(2);

@@ -20,5 +20,6 @@ const groups = [
   () => import("./commands/system.js"),
 ];
 for (const g of await Promise.all(groups.map((load) => load()))) g.register(program);
+(await import("./commands/lab.js")).registerLab(program);
 
 await program.parseAsync(process.argv);

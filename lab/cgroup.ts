@@ -28,11 +28,9 @@ export async function waitReaped(pids: Iterable<number>): Promise<void> {
 export async function killCgroup(dir: string): Promise<void> {
   if (!existsSync(join(dir, "cgroup.procs"))) return;
   const state = join(dir, "freezer.state");
-  const victims = new Set<number>();
   writeFileSync(state, "FROZEN");
   for (let i = 0; i < 200 && readFileSync(state, "utf8").trim() !== "FROZEN"; i++) await sleep(5);
   for (const pid of cgroupPids(dir)) {
-    victims.add(pid);
     try {
       process.kill(pid, "SIGKILL");
     } catch {
@@ -42,7 +40,6 @@ export async function killCgroup(dir: string): Promise<void> {
   writeFileSync(state, "THAWED");
   for (let i = 0; i < 1000 && cgroupPids(dir).length > 0; i++) await sleep(10);
   if (cgroupPids(dir).length > 0) throw new Error(`processes in ${dir} survived SIGKILL: ${cgroupPids(dir).join(" ")}`);
-  await waitReaped(victims);
 }
 
 /** Removes `dir` and its children (each must be empty of processes). */

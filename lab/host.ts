@@ -38,10 +38,13 @@ export const shoalDaemon: DaemonCommand = (lab, host) => [
   "--insecure-registry", lab.registry,
 ];
 
+/** A host keeps its MAC across reboots, so its peers' ARP caches stay right after `lab start`. */
+const hostMac = (address: string): string => "02:5a:" + address.split(".").map((o) => Number(o).toString(16).padStart(2, "0")).join(":");
+
 /** Makes the hosts' namespaces, wires them to the bridge and gives each its address. */
 export function makeHostNetworks(lab: LabState, hosts: LabHost[]): void {
   ipBatch(hosts.flatMap((h) => [`netns add ${h.name}`, `link add ${h.veth} type veth peer name eth0 netns ${h.name}`, `link set ${h.veth} master ${lab.bridge} up`]));
-  for (const h of hosts) ipBatch([`addr add ${h.address}/24 dev eth0`, "link set eth0 up", "link set lo up"], h.name);
+  for (const h of hosts) ipBatch([`link set eth0 address ${hostMac(h.address)}`, `addr add ${h.address}/24 dev eth0`, "link set eth0 up", "link set lo up"], h.name);
 }
 
 export const hostCgroup = (lab: LabState, host: string): string => join(lab.freezer, host);
@@ -87,12 +90,12 @@ export const hostProcesses = (lab: LabState, host: LabHost): number[] => hostPid
  * goes too: the host's network namespace (the daemon's bridges, veths, nftables) and the
  * cgroups the daemon made. The data directory stays.
  */
-export async function killHost(lab: LabState, host: LabHost): Promise<void> {
+export async function killHost(lab: LabState, host: LabHost, o: { reap: boolean }): Promise<void> {
   const id = hostIdentity(lab, host);
   const cgroupParent = id.cgroupParent;
   await killCgroup(hostCgroup(lab, host.name)); // the daemon first, frozen so it starts nothing more
   const killed = await killHostProcesses(id); // then its shims and containers, wherever they are
-  await waitReaped(killed);
+  if (o.reap) await waitReaped(killed);
   removeDaemonCgroups(cgroupParent);
   if (existsSync(`/run/netns/${host.name}`)) spawnSync("ip", ["netns", "del", host.name], { stdio: "ignore" });
   spawnSync("ip", ["link", "del", host.veth], { stdio: "ignore" });

@@ -2,13 +2,12 @@
 // file before it is taken, so `down` removes everything, even after `up` crashed half-way.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, rmdirSync, rmSync } from "node:fs";
-import { daemonNames } from "../agent/network/names.js";
-import { killCgroup, removeCgroup, removeDaemonCgroups } from "./cgroup.js";
-import { hostCgroup, makeHostNetworks, hostRunning, HOST_SOCKET, ipBatch, killHost, shoalDaemon, startHost, type DaemonCommand } from "./host.js";
+import { killCgroup, removeCgroup } from "./cgroup.js";
+import { makeHostNetworks, hostRunning, HOST_SOCKET, ipBatch, killHost, shoalDaemon, startHost, type DaemonCommand } from "./host.js";
 import { bridgeName, checkLabName, FREEZER, LAB_ROOT, hostNames, nftTableName, pickSubnet, REGISTRY_PORT, vethName } from "./names.js";
 import { bootstrapCluster, waitReady } from "./readiness.js";
 import { fillRegistry, registryCgroup, startRegistry } from "./registry.js";
-import { findHost, hostDir, labDir, listLabs, loadLab, mustLoadLab, saveLab, type LabHost, type LabState } from "./state.js";
+import { findHost, labDir, listLabs, loadLab, mustLoadLab, saveLab, type LabHost, type LabState } from "./state.js";
 import { join } from "node:path";
 
 export interface UpOptions {
@@ -43,6 +42,15 @@ export async function labUp(o: UpOptions): Promise<LabState> {
     if (other.bridge === lab.bridge) throw new Error(`lab "${other.name}" already uses bridge ${lab.bridge}: pick another lab name`);
   }
   saveLab(lab); // the whole plan, before anything exists: down undoes what it finds of it
+  try {
+    await bringUp(lab, o);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; then shoal lab down --name ${lab.name} to remove what was made`);
+  }
+  return lab;
+}
+
+async function bringUp(lab: LabState, o: UpOptions): Promise<void> {
   const deadline = Date.now() + (o.timeoutMs ?? 60_000);
   ipBatch([`link add ${lab.bridge} type bridge`, `addr add ${lab.gateway}/24 dev ${lab.bridge}`, `link set ${lab.bridge} up`]);
   startRegistry(lab);
@@ -54,7 +62,6 @@ export async function labUp(o: UpOptions): Promise<LabState> {
   await filled;
   await Promise.all(lab.hosts.map((h) => waitReady(lab, h, deadline, o.probe)));
   await bootstrapCluster(lab);
-  return lab;
 }
 
 /** Removes everything the lab's state names; whatever is already gone is skipped. */
@@ -65,7 +72,7 @@ export async function labDown(name: string): Promise<void> {
     if (existsSync(labDir(name))) rmSync(labDir(name), { recursive: true, force: true });
     return;
   }
-  for (const h of lab.hosts) await killHost(lab, h);
+  for (const h of lab.hosts) await killHost(lab, h, { reap: false });
   await killCgroup(registryCgroup(lab));
   removeCgroup(lab.freezer);
   quiet("nft", ["delete", "table", "bridge", lab.nftTable]);
@@ -120,7 +127,7 @@ export function labExec(name: string, host: string, cmd: string[]): number {
 export async function labKill(name: string, host: string): Promise<void> {
   const lab = mustLoadLab(name);
   const h = findHost(lab, host);
-  await killHost(lab, h);
+  await killHost(lab, h, { reap: true });
   h.pid = undefined;
   saveLab(lab);
 }
@@ -129,7 +136,7 @@ export async function labStart(name: string, host: string, o: { daemon?: DaemonC
   const lab = mustLoadLab(name);
   const h = findHost(lab, host);
   if (hostRunning(lab, h)) throw new Error(`${h.name} is already running (pid ${h.pid}): shoal lab kill ${h.name} first`);
-  await killHost(lab, h); // whatever survived of an earlier boot
+  await killHost(lab, h, { reap: true }); // whatever survived of an earlier boot
   makeHostNetworks(lab, [h]);
   h.pid = startHost(lab, h, o.daemon ?? shoalDaemon);
   saveLab(lab);

@@ -60,6 +60,8 @@ export interface RaftNodeOptions {
   self: MemberInfo;
   /** Bootstrap a new cluster with these voters (including self). Omit when joining an existing one. */
   initialMembers?: Map<number, MemberInfo>;
+  /** Joining an existing cluster: its current members, so replies reach the leader before the first snapshot. */
+  joinMembers?: Map<number, MemberInfo>;
   tickMs?: number;
   electionTick?: number;
   heartbeatTick?: number;
@@ -84,6 +86,8 @@ export interface RaftNodeStatus {
   applied: number;
   snapshotIndex: number;
   snapshotsReceived: number;
+  /** Messages the transport dropped (peer down or queue full). */
+  messagesDropped: number;
   members: Record<number, MemberInfo & { voter: boolean }>;
 }
 
@@ -117,7 +121,7 @@ export class RaftNode {
   private kicked = false;
   private stopped = false;
   private fatal?: Error;
-  private readonly o: Required<Omit<RaftNodeOptions, "initialMembers" | "serverCredentials" | "channelCredentials" | "core">> & RaftNodeOptions;
+  private readonly o: Required<Omit<RaftNodeOptions, "initialMembers" | "joinMembers" | "serverCredentials" | "channelCredentials" | "core">> & RaftNodeOptions;
 
   constructor(opts: RaftNodeOptions) {
     this.o = {
@@ -177,6 +181,7 @@ export class RaftNode {
       maxSizePerMsg: 1024 * 1024,
       maxInflightMsgs: 256,
     });
+    if (!snap) for (const [id, m] of this.o.joinMembers ?? []) this.members.set(id, m);
     this.members.set(this.o.id, this.o.self);
     await this.transport.listen(this.o.self.raftAddress, this.o.serverCredentials);
     for (const [id, m] of this.members) if (id !== this.o.id) this.transport.setPeer(id, m.raftAddress);
@@ -273,6 +278,7 @@ export class RaftNode {
       applied: this.applied,
       snapshotIndex: this.snapshotIndex,
       snapshotsReceived: this.snapshotsReceived,
+      messagesDropped: this.transport.stats.dropped,
       members,
     };
   }

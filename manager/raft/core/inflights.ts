@@ -19,6 +19,11 @@ export class Inflights {
     if (n > 0) this.buf.splice(0, n);
   }
 
+  /** Frees the oldest message, to let one more out when acknowledgements were lost. */
+  freeFirstOne(): void {
+    this.buf.shift();
+  }
+
   full(): boolean {
     return this.buf.length >= this.capacity;
   }

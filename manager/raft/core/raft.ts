@@ -402,6 +402,8 @@ export class Raft {
       case MessageType.MSG_HEARTBEAT_RESP: {
         pr.recentActive = true;
         pr.probeSent = false;
+        // The follower is alive but acknowledgements may have been lost: let one append through.
+        if (pr.state === "replicate" && pr.inflights.full()) pr.inflights.freeFirstOne();
         if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
         if (m.context.length === 0) return;
         const acks = this.readOnly.recvAck(m.from, m.context);

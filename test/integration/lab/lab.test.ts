@@ -40,7 +40,7 @@ function alive(pid: number): boolean {
 }
 
 const quietExec = (lab: string, host: string, cmd: string[]) => labExec(lab, host, ["sh", "-c", `${cmd.map((a) => `'${a}'`).join(" ")} >/dev/null 2>&1`]);
-const reaches = (lab: string, from: string, addr: string) => quietExec(lab, from, ["busybox", "ping", "-c", "1", "-W", "1", addr]) === 0;
+const reaches = (lab: string, from: string, addr: string) => quietExec(lab, from, ["busybox", "ping", "-c", "1", "-W", "2", addr]) === 0;
 
 /** What of the lab can be seen on the machine: its names in links, netns, mounts, nft, processes. */
 function traces(name: string, prefix: string): string[] {

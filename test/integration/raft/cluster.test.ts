@@ -80,14 +80,14 @@ describe("Raft cluster of real processes", () => {
     cluster = await Cluster.start({ size: 3 });
     const w = writer(cluster, "m");
     await sleep(500);
+    const existing = cluster.memberList();
     const fresh = await cluster.newMember();
-    fresh.start(); // no --peers: joins empty and waits for the leader
+    fresh.start(undefined, existing); // joins empty and waits for the leader
     const leader = await leaderMember(cluster);
-    const add = await cluster.client.admin(leader.client, "POST", `/members/${fresh.id}?raft=${fresh.raft}&client=${fresh.client}`);
+    const add = await cluster.atLeader("POST", `/members/${fresh.id}?raft=${fresh.raft}&client=${fresh.client}`);
     expect(add.code, add.body).toBe(200);
     const victim = cluster.members.find((m) => m.id !== leader.id && m.id !== fresh.id)!;
-    const leader2 = await leaderMember(cluster);
-    const rm = await cluster.client.admin(leader2.client, "DELETE", `/members/${victim.id}`);
+    const rm = await cluster.atLeader("DELETE", `/members/${victim.id}`);
     expect(rm.code, rm.body).toBe(200);
     await sleep(1000);
     await victim.kill("SIGTERM");

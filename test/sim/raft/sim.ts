@@ -36,6 +36,7 @@ interface PendingOp {
 
 const KEYS = ["x", "y", "z"];
 const MAX_OPS_PER_KEY = 40;
+const CALM_ROUNDS = 120;
 
 export function replayCommand(seed: number): string {
   return `npm run build:ts && npm run soak -- raft --seed ${seed}   (or: SIM_SEED=${seed} npx vitest run test/unit/raft/sim.test.ts)`;
@@ -52,12 +53,12 @@ export function runSeed(seed: number, rounds = 400): SimResult {
     snapshotEvery: rng.int(5, 40),
     keepAfterSnapshot: rng.int(0, 10),
   };
-  const loss = rng.pick([0, 0.02, 0.1]);
-  const dup = rng.pick([0, 0.02, 0.05]);
+  let loss = rng.pick([0, 0.02, 0.1]);
+  let dup = rng.pick([0, 0.02, 0.05]);
   const maxDelay = rng.pick([0, 1, 3]);
-  const crashRate = rng.pick([0, 0.003, 0.01]);
-  const partitionRate = rng.pick([0, 0.01, 0.03]);
-  const memberRate = rng.pick([0, 0.01, 0.02]);
+  let crashRate = rng.pick([0, 0.003, 0.01]);
+  let partitionRate = rng.pick([0, 0.01, 0.03]);
+  let memberRate = rng.pick([0, 0.01, 0.02]);
   const clients = rng.int(2, 4);
 
   const inv = new Invariants();
@@ -73,13 +74,18 @@ export function runSeed(seed: number, rounds = 400): SimResult {
   const blocked = new Set<string>(); // "from>to"
   let healAt = -1;
   const removed = new Set<number>();
+  const snapReports: [number, number][] = [];
   let nextId = size + 1;
   const spareIds = [size + 1, size + 2];
 
   const hooks = {
     send: (msgs: Message[]) => {
       for (const msg of msgs) {
-        if (rng.chance(loss)) continue;
+        if (rng.chance(loss)) {
+          // The transport notices a failed snapshot stream and says so.
+          if (msg.type === MessageType.MSG_SNAP) snapReports.push([msg.from, msg.to]);
+          continue;
+        }
         net.push({ at: now + rng.int(0, maxDelay), msg });
         if (rng.chance(dup)) net.push({ at: now + rng.int(0, maxDelay + 2), msg });
       }
@@ -126,7 +132,14 @@ export function runSeed(seed: number, rounds = 400): SimResult {
 
   const leaders = new Set<string>();
   try {
-    for (now = 0; now < rounds; now++) {
+    const calm = rounds + CALM_ROUNDS;
+    for (now = 0; now < calm; now++) {
+      if (now === rounds) {
+        // Liveness: once faults stop, the cluster must elect a leader and catch everyone up.
+        loss = dup = crashRate = partitionRate = memberRate = 0;
+        blocked.clear();
+        for (const m of members.values()) if (!m.alive) m.start();
+      }
       // Faults.
       if (rng.chance(crashRate)) {
         const m = rng.pick([...members.values()].filter((x) => x.alive));
@@ -152,6 +165,10 @@ export function runSeed(seed: number, rounds = 400): SimResult {
       // Ticks.
       for (const m of members.values()) if (m.alive) m.node.tick();
       processAll();
+      for (const [from, to] of snapReports.splice(0)) {
+        const m = members.get(from);
+        if (m?.alive) m.node.reportSnapshot(to, false);
+      }
       // Deliver what is due, in random order.
       const due: InFlight[] = [];
       const later: InFlight[] = [];
@@ -175,8 +192,8 @@ export function runSeed(seed: number, rounds = 400): SimResult {
         if (from?.alive) from.process(crashMidway);
       }
       processAll();
-      // Clients.
-      for (let c = 0; c < clients && now < rounds - 60; c++) {
+      // Clients (they stop in time for every operation to finish or time out before the calm).
+      for (let c = 0; c < clients && now < rounds - 55; c++) {
         if (clientBusy.has(c) || !rng.chance(0.3)) continue;
         const alive = [...members.values()].filter((m) => m.alive && !removed.has(m.id));
         if (alive.length === 0) continue;
@@ -235,8 +252,9 @@ export function runSeed(seed: number, rounds = 400): SimResult {
         processAll();
       }
       for (const m of members.values()) if (m.alive && m.node.raft.role === Role.Leader) leaders.add(`${m.node.raft.term}`);
-      inv.check([...members.values()], now % 25 === 0 || now === rounds - 1);
+      inv.check([...members.values()], now % 25 === 0 || now === calm - 1);
     }
+    checkLiveness(members);
     for (const p of [...pending.values()]) abandon(p);
     const lin = checkLinearizable(history);
     if (!lin.ok) {
@@ -253,4 +271,15 @@ function maxCommit(members: Map<number, SimMember>): number {
   let c = 0;
   for (const m of members.values()) c = Math.max(c, m.node.raft.log.committed);
   return c;
+}
+
+function checkLiveness(members: Map<number, SimMember>): void {
+  const leaders = [...members.values()].filter((m) => m.node.raft.role === Role.Leader);
+  if (leaders.length !== 1) throw new Error(`liveness: ${leaders.length} leaders after ${CALM_ROUNDS} calm rounds (want 1)`);
+  const l = leaders[0]!;
+  const cs = l.confState;
+  for (const id of [...cs.voters, ...cs.learners]) {
+    const m = members.get(id)!;
+    if (m.applied < l.node.raft.log.committed) throw new Error(`liveness: member ${id} applied ${m.applied} of ${l.node.raft.log.committed} after ${CALM_ROUNDS} calm rounds`);
+  }
 }

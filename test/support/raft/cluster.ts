@@ -33,9 +33,11 @@ export class Member {
     private readonly env: Record<string, string> = {},
   ) {}
 
-  start(peers?: string): void {
+  /** `peers` bootstraps a new cluster; `join` names an existing one's members. */
+  start(peers?: string, join?: string): void {
     const args = [KV_SERVER, "--id", String(this.id), "--data", this.dataDir, "--raft", this.raft, "--client", this.client, ...this.extraArgs];
     if (peers) args.push("--peers", peers);
+    if (join) args.push("--join", join);
     const p = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.env } });
     p.stdout!.on("data", (d: Buffer) => (this.log += d));
     p.stderr!.on("data", (d: Buffer) => (this.log += d));
@@ -91,6 +93,11 @@ export class Cluster {
     return m;
   }
 
+  /** The members as a --peers/--join list. */
+  memberList(): string {
+    return this.members.map((m) => `${m.id}=${m.raft}/${m.client}`).join(",");
+  }
+
   member(id: number): Member {
     return this.members.find((m) => m.id === id)!;
   }
@@ -124,6 +131,17 @@ export class Cluster {
         throw new Error(`members did not converge within ${timeoutMs} ms: ${JSON.stringify(st)} (keys: ${dumps.map((d) => Object.keys(JSON.parse(d || "{}")).length)})\n${this.logs()}`);
       }
       await sleep(100);
+    }
+  }
+
+  /** An admin call at the leader, following leadership changes until `timeoutMs`. */
+  async atLeader(method: string, path: string, timeoutMs = 60_000): Promise<{ code: number; body: string }> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const leader = this.member(await this.waitForLeader());
+      const r = await this.client.admin(leader.client, method, path, Math.max(1000, end - Date.now())).catch((e: Error) => ({ code: 0, body: e.message }));
+      if (r.code === 200 || Date.now() > end) return r;
+      await sleep(50);
     }
   }
 
@@ -164,7 +182,11 @@ export class KvClient {
       const addrs = this.addresses();
       const target = this.leader ?? addrs[i++ % Math.max(1, addrs.length)];
       const left = end - Date.now();
-      if (left <= 0 || !target) throw new Error(`put ${key}: no success within ${timeoutMs} ms`);
+      if (left <= 0) throw new Error(`put ${key}: no success within ${timeoutMs} ms`);
+      if (!target) {
+        await sleep(10); // no member up right now
+        continue;
+      }
       try {
         const r = await httpCall(target, "PUT", `/kv/${key}`, Buffer.from(value), Math.min(left, 2000), this.agent);
         if (r.code === 200) {

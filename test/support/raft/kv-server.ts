@@ -4,7 +4,8 @@
 //   POST /members/ID?raft=H:P&client=H:P  DELETE /members/ID  POST /transfer/ID  GET /status
 // A member that is not the leader answers writes with 421 and {leader, leaderClient}.
 // Usage: node kv-server.js --id 1 --data DIR --raft 127.0.0.1:P --client 127.0.0.1:P
-//          [--peers 1=RAFT/CLIENT,2=...] (bootstrap; omit to join) [--snapshot-interval N]
+//          [--peers 1=RAFT/CLIENT,2=...] (bootstrap) | [--join 1=RAFT/CLIENT,...] (existing members)
+//          [--snapshot-interval N]
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { parseArgs } from "node:util";
 import { NotLeaderError, RaftNode, type MemberInfo } from "../../../manager/raft/node.js";
@@ -18,22 +19,25 @@ const { values: args } = parseArgs({
     raft: { type: "string" },
     client: { type: "string" },
     peers: { type: "string" },
+    join: { type: "string" },
     "snapshot-interval": { type: "string" },
     "catch-up-entries": { type: "string" },
   },
 });
 const id = Number(args.id);
 const self: MemberInfo = { raftAddress: args.raft!, clientAddress: args.client! };
-let initialMembers: Map<number, MemberInfo> | undefined;
-if (args.peers) {
-  initialMembers = new Map(
-    args.peers.split(",").map((p) => {
+function memberList(list: string | undefined): Map<number, MemberInfo> | undefined {
+  if (!list) return undefined;
+  return new Map(
+    list.split(",").map((p) => {
       const [pid, addrs] = p.split("=");
       const [raftAddress, clientAddress] = addrs.split("/");
       return [Number(pid), { raftAddress, clientAddress }];
     }),
   );
 }
+const initialMembers = memberList(args.peers);
+const joinMembers = memberList(args.join);
 // SHOAL_RAFT_TEST_CORE=single-voter runs a stand-in one-member core (smoke tests without the real one).
 const core = process.env.SHOAL_RAFT_TEST_CORE === "single-voter" ? (await import("./single-voter-core.js")).singleVoterCore : undefined;
 const kv = new KvStore();
@@ -43,6 +47,7 @@ const node = new RaftNode({
   stateMachine: kv,
   self,
   initialMembers,
+  joinMembers,
   core,
   snapshotInterval: args["snapshot-interval"] ? Number(args["snapshot-interval"]) : undefined,
   snapshotCatchUpEntries: args["catch-up-entries"] ? Number(args["catch-up-entries"]) : undefined,

@@ -2,6 +2,7 @@
 // at once, and messages are delivered breadth-first until the network is quiet, unless a
 // filter drops them. Scenario tests read like the paper because the plumbing lives here.
 import { ConfChange, ConfChangeType, EntryType, MessageType, type Entry, type Message } from "../../../proto/gen/raft.js";
+import { Prng } from "../../sim/raft/prng.js";
 import { MemoryStorage, RawNode, type RaftConfig, type ReadState } from "../../../manager/raft/core/index.js";
 
 export interface Member {
@@ -15,14 +16,8 @@ export interface Member {
 export type Filter = (m: Message) => boolean; // true = drop
 
 export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Prng(seed);
+  return () => rng.next();
 }
 
 export class Cluster {
