@@ -93,6 +93,12 @@ export class ContainerEngine {
 
   private async launch(rec: ContainerRecord): Promise<void> {
     const c = rec.config;
+    if (rec.network && !existsSync(rec.network.netnsPath)) {
+      // The host rebooted (a lab host's power came back): its network namespace and veth are
+      // gone with /run, so the container gets a fresh attachment rather than a dangling path.
+      await this.d.network.detach(rec.id);
+      rec.network = null;
+    }
     const attached = c.networkMode === "bridge" && !rec.network;
     try {
       if (attached) {

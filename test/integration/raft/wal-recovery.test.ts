@@ -40,7 +40,7 @@ describe("WAL recovery in a member process", () => {
     m.log = "";
     m.start();
     await cluster.waitForLeader();
-    expect(m.log).toMatch(/cut damaged last record at offset \d+ \(checksum mismatch\)/);
+    expect(m.log).toMatch(/cut damaged last record at offset \d+/);
 
     // an early record damaged, with valid records after it
     await m.kill("SIGKILL");
