@@ -47,6 +47,7 @@ printf 'w2 answers while down: '; fetch w2
 shoal lab start --name "$LAB" w2
 sleep 1
 on w2 shoal ps -a
+printf 'w2 answers after power is back: '; fetch w2
 
 step "partition w1 away from the other hosts, then heal"
 shoal lab partition --name "$LAB" w1
