@@ -1,6 +1,7 @@
 // The orchestrator loop: on any service, task or node change (and when a restart delay ends),
 // decides over one consistent read what tasks to create, stop or delete, and writes it back.
 import { type Cluster, TaskState, UpdateState } from "../../proto/gen/cluster.js";
+import { StoreLoop } from "../store/loop.js";
 import type { ReadTx, Store } from "../store/types.js";
 import { type TaskChange, commitChanges } from "./changes.js";
 import { reconcileGlobal } from "./global.js";
@@ -45,26 +46,31 @@ export interface OrchestratorOptions {
 }
 
 export class Orchestrator {
-  private timer: NodeJS.Timeout | null = null;
-  private running = false;
-  private again = false;
-  private unsubscribe: (() => void) | null = null;
+  private readonly loop: StoreLoop;
 
   constructor(
     private readonly store: Store,
     private readonly opts: OrchestratorOptions = {},
-  ) {}
+  ) {
+    this.loop = new StoreLoop(store, () => this.pass(), {
+      filter: { kinds: ["service", "task", "node", "cluster"] },
+      batchDelayMs: opts.batchDelayMs ?? 50,
+      firstDelayMs: 0,
+      onError: opts.onError,
+      nextWakeMs: () => {
+        const now = (this.opts.now ?? Date.now)();
+        const wake = this.store.view((tx) => nextWake(tx, now, this.opts.resyncMs ?? 1000));
+        return wake === undefined ? undefined : wake - now;
+      },
+    });
+  }
 
   start(): void {
-    this.unsubscribe = this.store.subscribe(() => this.kick(this.opts.batchDelayMs ?? 50), { kinds: ["service", "task", "node", "cluster"] });
-    this.kick(0);
+    this.loop.start();
   }
 
   stop(): void {
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.loop.stop();
   }
 
   async pass(): Promise<TaskChange[]> {
@@ -72,35 +78,5 @@ export class Orchestrator {
     const changes = this.store.view((tx) => decide(tx, now));
     await commitChanges(this.store, changes);
     return changes;
-  }
-
-  private kick(delay: number): void {
-    if (!this.unsubscribe) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.run(), delay);
-  }
-
-  private async run(): Promise<void> {
-    this.timer = null;
-    this.running = true;
-    try {
-      await this.pass();
-    } catch (e) {
-      this.opts.onError?.(e);
-    } finally {
-      this.running = false;
-      if (this.again) {
-        this.again = false;
-        this.kick(this.opts.batchDelayMs ?? 50);
-      } else {
-        const now = (this.opts.now ?? Date.now)();
-        const wake = this.store.view((tx) => nextWake(tx, now, this.opts.resyncMs ?? 1000));
-        if (wake !== undefined) this.kick(Math.max(0, wake - now));
-      }
-    }
   }
 }

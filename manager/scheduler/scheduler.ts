@@ -1,6 +1,7 @@
 // The scheduler loop: watches the store, and when tasks wait or nodes change, runs one pure
 // scheduling pass over a consistent read and writes the assignments back in a batch.
 import { type Task, TaskState } from "../../proto/gen/cluster.js";
+import { StoreLoop } from "../store/loop.js";
 import { byTaskState, type ReadTx, type Store } from "../store/types.js";
 import { portsOfTask } from "./filters.js";
 import { buildNodeInfos } from "./nodeinfo.js";
@@ -54,26 +55,22 @@ export interface SchedulerOptions {
 }
 
 export class Scheduler {
-  private timer: NodeJS.Timeout | null = null;
-  private running = false;
-  private again = false;
-  private unsubscribe: (() => void) | null = null;
+  private readonly loop: StoreLoop;
 
   constructor(
     private readonly store: Store,
     private readonly opts: SchedulerOptions = {},
-  ) {}
+  ) {
+    const batchDelayMs = opts.batchDelayMs ?? 50;
+    this.loop = new StoreLoop(store, () => this.pass(), { filter: { kinds: ["task", "node"] }, batchDelayMs, firstDelayMs: batchDelayMs, onError: opts.onError });
+  }
 
   start(): void {
-    this.unsubscribe = this.store.subscribe(() => this.kick(), { kinds: ["task", "node"] });
-    this.kick();
+    this.loop.start();
   }
 
   stop(): void {
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.loop.stop();
   }
 
   /** Runs one pass now (tests, and the loop). */
@@ -81,30 +78,5 @@ export class Scheduler {
     const d = this.store.view(decide);
     if (d.assigned.length + d.unplaced.length > 0) await commit(this.store, d, (this.opts.now ?? Date.now)());
     return d;
-  }
-
-  private kick(): void {
-    if (!this.unsubscribe || this.timer) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.timer = setTimeout(() => void this.runPass(), this.opts.batchDelayMs ?? 50);
-  }
-
-  private async runPass(): Promise<void> {
-    this.timer = null;
-    this.running = true;
-    try {
-      await this.pass();
-    } catch (e) {
-      this.opts.onError?.(e);
-    } finally {
-      this.running = false;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
-    }
   }
 }
