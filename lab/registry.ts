@@ -9,26 +9,35 @@ import { hostDir, type LabState } from "./state.js";
 export const REGISTRY_BIN = "/usr/bin/docker-registry";
 export const registryCgroup = (lab: LabState): string => join(lab.freezer, "registry");
 
-export function startRegistry(lab: LabState): number {
-  const dir = hostDir(lab, "registry");
-  mkdirSync(join(dir, "data"), { recursive: true });
-  const config = join(dir, "config.yml");
-  writeFileSync(
-    config,
-    `version: 0.1
+/**
+ * A docker-registry config: filesystem storage with deletes allowed, quiet logs, and basic auth
+ * when an htpasswd file is given. Shared by the lab's registry and the tests' registries.
+ */
+export function registryConfig(o: { dataDir: string; addr: string; htpasswd?: string; secret?: string }): string {
+  const auth = o.htpasswd ? `auth:\n  htpasswd:\n    realm: shoal\n    path: ${o.htpasswd}\n` : "";
+  const secret = o.secret ? `  secret: ${o.secret}\n` : "";
+  return `version: 0.1
 log:
   level: error
   accesslog:
     disabled: true
 storage:
   filesystem:
-    rootdirectory: ${join(dir, "data")}
+    rootdirectory: ${o.dataDir}
   delete:
     enabled: true
+  cache:
+    blobdescriptor: inmemory
 http:
-  addr: ${lab.registry}
-`,
-  );
+  addr: ${o.addr}
+${secret}${auth}`;
+}
+
+export function startRegistry(lab: LabState): number {
+  const dir = hostDir(lab, "registry");
+  mkdirSync(join(dir, "data"), { recursive: true });
+  const config = join(dir, "config.yml");
+  writeFileSync(config, registryConfig({ dataDir: join(dir, "data"), addr: lab.registry }));
   makeCgroup(registryCgroup(lab));
   const log = openSync(join(dir, "registry.log"), "a");
   // The shell joins the cgroup before exec, so no registry process ever runs outside it.

@@ -3,6 +3,7 @@
 // auth; and a bearer-token front for it (a small Node proxy with its own token realm), to
 // exercise the WWW-Authenticate Bearer flow against real registry content.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { registryConfig } from "../../lab/registry.js";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -40,27 +41,12 @@ export async function startRegistry(o: { auth?: Login } = {}): Promise<TestRegis
   const dir = mkdtempSync("/tmp/shoal-registry-");
   const port = await freePort();
   const addr = `127.0.0.1:${port}`;
-  let authYaml = "";
+  let htpasswd: string | undefined;
   if (o.auth) {
-    execFileSync("htpasswd", ["-Bbc", join(dir, "htpasswd"), o.auth.username, o.auth.password], { stdio: "ignore" });
-    authYaml = `auth:\n  htpasswd:\n    realm: shoal-test\n    path: ${join(dir, "htpasswd")}\n`;
+    htpasswd = join(dir, "htpasswd");
+    execFileSync("htpasswd", ["-Bbc", htpasswd, o.auth.username, o.auth.password], { stdio: "ignore" });
   }
-  const config = `version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: ${join(dir, "data")}
-  delete:
-    enabled: true
-  cache:
-    blobdescriptor: inmemory
-http:
-  addr: ${addr}
-  secret: ${randomBytes(16).toString("hex")}
-${authYaml}`;
+  const config = registryConfig({ dataDir: join(dir, "data"), addr, htpasswd, secret: randomBytes(16).toString("hex") });
   writeFileSync(join(dir, "config.yml"), config);
   const proc = spawn(REGISTRY_BIN, ["serve", join(dir, "config.yml")], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
