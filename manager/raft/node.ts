@@ -3,7 +3,7 @@
 // order the core's contract requires (persist, send, apply, advance).
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import type { ChannelCredentials, ServerCredentials } from "@grpc/grpc-js";
+import type { ChannelCredentials, Server, ServerCredentials } from "@grpc/grpc-js";
 import { ConfChange, ConfChangeType, EntryType, type ConfState, type Entry, type HardState, type Message, type Snapshot } from "../../proto/gen/raft.js";
 import { DEFAULT_ELECTION_TICK, DEFAULT_HEARTBEAT_TICK, DEFAULT_TICK_MS, Role, type LogStorage, type RaftConfig, type Ready, type Status } from "./core/api.js";
 import { Wal } from "./wal/index.js";
@@ -71,6 +71,8 @@ export interface RaftNodeOptions {
   snapshotCatchUpEntries?: number;
   proposalTimeoutMs?: number;
   serverCredentials?: ServerCredentials;
+  /** Serve the transport on this server (already bound by its owner) instead of listening on self.raftAddress. */
+  server?: Server;
   channelCredentials?: ChannelCredentials;
   log?: (line: string) => void;
   /** The core to drive; manager/raft/core by default (tests inject doubles). */
@@ -121,7 +123,7 @@ export class RaftNode {
   private kicked = false;
   private stopped = false;
   private fatal?: Error;
-  private readonly o: Required<Omit<RaftNodeOptions, "initialMembers" | "joinMembers" | "serverCredentials" | "channelCredentials" | "core">> & RaftNodeOptions;
+  private readonly o: Required<Omit<RaftNodeOptions, "initialMembers" | "joinMembers" | "server" | "serverCredentials" | "channelCredentials" | "core">> & RaftNodeOptions;
 
   constructor(opts: RaftNodeOptions) {
     this.o = {
@@ -183,7 +185,8 @@ export class RaftNode {
     });
     if (!snap) for (const [id, m] of this.o.joinMembers ?? []) this.members.set(id, m);
     this.members.set(this.o.id, this.o.self);
-    await this.transport.listen(this.o.self.raftAddress, this.o.serverCredentials);
+    if (this.o.server) this.transport.serveOn(this.o.server);
+    else await this.transport.listen(this.o.self.raftAddress, this.o.serverCredentials);
     for (const [id, m] of this.members) if (id !== this.o.id) this.transport.setPeer(id, m.raftAddress);
     this.ticker = setInterval(() => {
       this.rawNode.tick();

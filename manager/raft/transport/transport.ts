@@ -39,6 +39,15 @@ export class Transport {
   /** Serves the transport on `address` (host:port, port 0 picks one); resolves to the bound port. */
   listen(address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
     const server = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
+    this.serveOn(server);
+    this.server = server;
+    return new Promise((resolve, reject) =>
+      server.bindAsync(address, credentials, (err, port) => (err ? reject(new Error(`raft transport: cannot listen on ${address}: ${err.message}`)) : resolve(port))),
+    );
+  }
+
+  /** Adds the transport's service to a server someone else runs (a manager's one cluster port). */
+  serveOn(server: grpc.Server): void {
     server.addService(RaftTransportService, {
       send: (call: grpc.ServerReadableStream<RaftBatch, unknown>, done: grpc.sendUnaryData<object>) => {
         call.on("data", (batch: RaftBatch) => {
@@ -66,10 +75,6 @@ export class Transport {
         call.on("error", () => {});
       },
     });
-    this.server = server;
-    return new Promise((resolve, reject) =>
-      server.bindAsync(address, credentials, (err, port) => (err ? reject(new Error(`raft transport: cannot listen on ${address}: ${err.message}`)) : resolve(port))),
-    );
   }
 
   /** Adds or readdresses a peer (on membership change). */
