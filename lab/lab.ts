@@ -61,7 +61,8 @@ async function bringUp(lab: LabState, o: UpOptions): Promise<void> {
   saveLab(lab);
   await filled;
   await Promise.all(lab.hosts.map((h) => waitReady(lab, h, deadline, o.probe)));
-  await bootstrapCluster(lab);
+  // Stand-in daemons (tests of the lab itself) have no swarm to form.
+  if (!o.daemon) await bootstrapCluster(lab, deadline);
 }
 
 /** Removes everything the lab's state names; whatever is already gone is skipped. */

@@ -52,5 +52,37 @@ function lastLine(file: string): string {
   return lines.at(-1) || "no output";
 }
 
-/** Makes the hosts one cluster. Nothing to do until `shoal swarm init/join` exists. */
-export async function bootstrapCluster(_lab: LabState): Promise<void> {}
+/** Calls a local Swarm or Control method on a host's daemon, from outside the host. */
+async function onHost<Res>(host: LabHost, service: "swarm" | "control", method: string, req: unknown): Promise<Res> {
+  const { SwarmClient, ControlClient } = await import("../proto/gen/swarm.js");
+  const { credentials } = await import("@grpc/grpc-js");
+  const addr = `unix://${socketFromOutside(host.pid!)}`;
+  const c = service === "swarm" ? new SwarmClient(addr, credentials.createInsecure()) : new ControlClient(addr, credentials.createInsecure());
+  try {
+    return await new Promise<Res>((resolve, reject) =>
+      (c as unknown as Record<string, (r: unknown, cb: (e: Error | null, r: Res) => void) => void>)[method].call(c, req, (e, r) => (e ? reject(e) : resolve(r))),
+    );
+  } finally {
+    c.close();
+  }
+}
+
+/**
+ * Makes the hosts one swarm, as an operator would: init on the first manager, the other managers
+ * join one at a time (each Raft membership change waits for the one before), the workers all at
+ * once; then waits until every node is Ready.
+ */
+export async function bootstrapCluster(lab: LabState, deadline = Date.now() + 60_000): Promise<void> {
+  const [first, ...rest] = lab.hosts;
+  const where = `${first.address}:2377`;
+  const init = await onHost<{ workerToken: string; managerToken: string }>(first, "swarm", "init", { advertiseAddr: where, listenAddr: "" });
+  const join = (h: LabHost, token: string) => onHost(h, "swarm", "join", { remoteAddr: where, token, advertiseAddr: `${h.address}:2377`, listenAddr: "" });
+  for (const h of rest.filter((x) => x.role === "manager")) await join(h, init.managerToken);
+  await Promise.all(rest.filter((x) => x.role === "worker").map((h) => join(h, init.workerToken)));
+  for (;;) {
+    const { nodes } = await onHost<{ nodes: { status?: { state: number } }[] }>(first, "control", "listNodes", {});
+    if (nodes.length === lab.hosts.length && nodes.every((n) => n.status?.state === 2)) return;
+    if (Date.now() > deadline) throw new Error(`the lab's nodes are not all Ready after ${lab.hosts.length} joins: see shoal lab exec ${first.name} -- shoal node ls`);
+    await sleep(50);
+  }
+}

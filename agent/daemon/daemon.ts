@@ -1,5 +1,6 @@
 // `shoal daemon`: takes the data root's lock, brings up the bridge network, re-adopts running
 // containers, and serves the engine API on a root-only unix socket until SIGTERM/SIGINT.
+import type { UntypedServiceImplementation } from "@grpc/grpc-js";
 import { existsSync, mkdirSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
 import { connect } from "node:net";
 import { arch, release } from "node:os";
@@ -13,6 +14,8 @@ import { daemonNames } from "../network/names.js";
 import { lockDataRoot } from "./lock.js";
 import { openImages } from "./images.js";
 import { nativeRuntime } from "./runtime.js";
+import { ControlService, SwarmService } from "../../proto/gen/swarm.js";
+import { SwarmNode } from "../swarm/node.js";
 
 export interface DaemonOptions {
   dataRoot: string;
@@ -75,10 +78,17 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
       images,
       info: () => ({ version: VERSION, apiVersion: API_VERSION, os: "linux", arch: arch(), kernel: release(), dataRoot: o.dataRoot, bridge: network.bridge, bridgeSubnet: formatCidr(network.subnet), cgroupVersion }),
     });
+    const swarm = new SwarmNode({ dataRoot: o.dataRoot, engineVersion: VERSION, worker: { engine, images } });
+    // A node that cannot rejoin (its port taken, its data damaged) still serves its engine and says why.
+    await swarm.resume().catch((e: Error) => console.error(`shoal daemon: cannot rejoin the swarm: ${e.message}`));
+    cleanups.push(() => swarm.shutdown());
     const old = process.umask(0o177); // the socket is born 0600: root only
     let server;
     try {
-      server = await serveEngine(o.socket, impl);
+      server = await serveEngine(o.socket, impl, [
+        [SwarmService, swarm.swarmServer() as unknown as UntypedServiceImplementation],
+        [ControlService, swarm.controlServer() as unknown as UntypedServiceImplementation],
+      ]);
     } finally {
       process.umask(old);
     }

@@ -1,25 +1,42 @@
 // The orchestrator loop: on any service, task or node change (and when a restart delay ends),
 // decides over one consistent read what tasks to create, stop or delete, and writes it back.
-import { type Cluster, TaskState, UpdateState } from "../../proto/gen/cluster.js";
+import { type Cluster, type Task, TaskState, UpdateState } from "../../proto/gen/cluster.js";
 import { StoreLoop } from "../store/loop.js";
-import type { ReadTx, Store } from "../store/types.js";
-import { type TaskChange, commitChanges } from "./changes.js";
+import { byServiceId, type ReadTx, type Store, type StoreEvent, type WatchFilter } from "../store/types.js";
+import { type TaskChange, commitChanges, isDead, observed } from "./changes.js";
 import { reconcileGlobal } from "./global.js";
 import { historyLimit, reap } from "./reaper.js";
 import { reconcileReplicated } from "./replicated.js";
 import { reconcileUpdate } from "./updater.js";
 
-/** Everything one pass decides. Pure. */
-export function decide(tx: ReadTx, now: number): TaskChange[] {
+/**
+ * Everything one pass decides. Pure. With `only`, just those services (and their tasks, also of
+ * services since deleted) are looked at: what changed since the last pass.
+ */
+export function decide(tx: ReadTx, now: number, only?: ReadonlySet<string>): TaskChange[] {
   const out: TaskChange[] = [];
-  for (const s of tx.find("service")) {
+  const services = only ? [...only].flatMap((id) => tx.get("service", id) ?? []) : tx.find("service");
+  for (const s of services) {
     const mine = s.spec?.mode?.$case === "global" ? reconcileGlobal(tx, s, now) : reconcileReplicated(tx, s, now);
     const touched = new Set(mine.flatMap((c) => (c.op === "update" ? [c.task.id] : [])));
     out.push(...mine, ...reconcileUpdate(tx, s, now, touched));
   }
   const cluster: Cluster | undefined = tx.find("cluster")[0];
-  out.push(...reap(tx, historyLimit(cluster)));
+  out.push(...reap(tx, historyLimit(cluster), only));
   return out;
+}
+
+/** When a service's pass is due without any store change (see nextWake), or undefined. */
+export function serviceWake(tx: ReadTx, serviceId: string, now: number, resyncMs: number): number | undefined {
+  let at: number | undefined;
+  for (const t of tx.find("task", byServiceId(serviceId))) {
+    const nb = t.status?.restartNotBefore ?? 0;
+    if (nb > 0 && t.desiredState < TaskState.TASK_STATE_RUNNING && (at === undefined || nb < at)) at = nb;
+  }
+  const s = tx.get("service", serviceId);
+  const updating = s?.updateStatus?.state === UpdateState.UPDATE_STATE_UPDATING || s?.updateStatus?.state === UpdateState.UPDATE_STATE_ROLLBACK_STARTED;
+  if (updating && (at === undefined || at > now + resyncMs)) at = now + resyncMs;
+  return at;
 }
 
 /**
@@ -28,12 +45,10 @@ export function decide(tx: ReadTx, now: number): TaskChange[] {
  */
 export function nextWake(tx: ReadTx, now: number, resyncMs: number): number | undefined {
   let at: number | undefined;
-  for (const t of tx.find("task")) {
-    const nb = t.status?.restartNotBefore ?? 0;
-    if (nb > 0 && t.desiredState < TaskState.TASK_STATE_RUNNING && (at === undefined || nb < at)) at = nb;
+  for (const s of tx.find("service")) {
+    const w = serviceWake(tx, s.id, now, resyncMs);
+    if (w !== undefined && (at === undefined || w < at)) at = w;
   }
-  const updating = tx.find("service").some((s) => s.updateStatus?.state === UpdateState.UPDATE_STATE_UPDATING || s.updateStatus?.state === UpdateState.UPDATE_STATE_ROLLBACK_STARTED);
-  if (updating && (at === undefined || at > now + resyncMs)) at = now + resyncMs;
   return at;
 }
 
@@ -47,36 +62,91 @@ export interface OrchestratorOptions {
 
 export class Orchestrator {
   private readonly loop: StoreLoop;
+  /** Services changed since the last pass; `all` after node or cluster changes and at start. */
+  private dirty = new Set<string>();
+  private all = true;
+  /** Services waiting on time (restart delays, update monitors), and when. */
+  private readonly wakes = new Map<string, number>();
+  private unsubscribe?: () => void;
+  private readonly filter: WatchFilter = { kinds: ["service", "task", "node", "cluster"], match: (e) => e.kind !== "task" || this.mattersForTask(e) };
 
   constructor(
     private readonly store: Store,
     private readonly opts: OrchestratorOptions = {},
   ) {
     this.loop = new StoreLoop(store, () => this.pass(), {
-      filter: { kinds: ["service", "task", "node", "cluster"] },
+      filter: this.filter,
       batchDelayMs: opts.batchDelayMs ?? 50,
       firstDelayMs: 0,
       onError: opts.onError,
       nextWakeMs: () => {
-        const now = (this.opts.now ?? Date.now)();
-        const wake = this.store.view((tx) => nextWake(tx, now, this.opts.resyncMs ?? 1000));
-        return wake === undefined ? undefined : wake - now;
+        if (this.wakes.size === 0) return undefined;
+        return Math.min(...this.wakes.values()) - (this.opts.now ?? Date.now)();
       },
     });
   }
 
   start(): void {
+    this.all = true;
+    // Subscribed before the loop, so the loop's wake-up never runs ahead of what changed.
+    this.unsubscribe = this.store.subscribe((events) => {
+      for (const e of events) {
+        if (e.kind === "service") this.dirty.add((e.new ?? e.old)!.id);
+        else if (e.kind === "task") this.dirty.add(((e.new ?? e.old) as Task).serviceId);
+        else this.all = true;
+      }
+    }, this.filter);
     this.loop.start();
   }
 
   stop(): void {
     this.loop.stop();
+    this.unsubscribe?.();
+  }
+
+  /**
+   * Task changes the orchestrator acts on: tasks made or removed, desired states moved, tasks that
+   * ended (restart them), and tasks that came up while their service updates (the next batch may
+   * go). Agents' other progress reports — most events — wake nothing.
+   */
+  private mattersForTask(e: StoreEvent): boolean {
+    const o = e.old as Task | undefined;
+    const n = e.new as Task | undefined;
+    if (!o || !n || o.desiredState !== n.desiredState || o.nodeId !== n.nodeId) return true;
+    if (isDead(n) !== isDead(o)) return true;
+    if (observed(n) === TaskState.TASK_STATE_RUNNING && observed(o) !== TaskState.TASK_STATE_RUNNING) {
+      const st = this.store.view((tx) => tx.get("service", n.serviceId))?.updateStatus?.state;
+      return st === UpdateState.UPDATE_STATE_UPDATING || st === UpdateState.UPDATE_STATE_ROLLBACK_STARTED;
+    }
+    return false;
   }
 
   async pass(): Promise<TaskChange[]> {
     const now = (this.opts.now ?? Date.now)();
-    const changes = this.store.view((tx) => decide(tx, now));
-    await commitChanges(this.store, changes);
+    const resync = this.opts.resyncMs ?? 1000;
+    let only: Set<string> | undefined;
+    if (!this.all) {
+      only = this.dirty;
+      for (const [id, at] of this.wakes) if (at <= now) only.add(id);
+    }
+    this.dirty = new Set();
+    this.all = false;
+    const { changes, scope } = this.store.view((tx) => ({ changes: decide(tx, now, only), scope: only ?? new Set(tx.find("service").map((s) => s.id)) }));
+    try {
+      await commitChanges(this.store, changes);
+    } catch (err) {
+      // Someone wrote meanwhile: look at the same services again.
+      for (const id of scope) this.dirty.add(id);
+      throw err;
+    }
+    this.store.view((tx) => {
+      if (!only) this.wakes.clear();
+      for (const id of scope) {
+        const w = serviceWake(tx, id, now, resync);
+        if (w === undefined) this.wakes.delete(id);
+        else this.wakes.set(id, w);
+      }
+    });
     return changes;
   }
 }

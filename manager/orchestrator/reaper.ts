@@ -2,7 +2,7 @@
 import type { Cluster, Task } from "../../proto/gen/cluster.js";
 import { TaskState } from "../../proto/gen/cluster.js";
 import { slotKey } from "../store/kinds.js";
-import type { ReadTx } from "../store/types.js";
+import { byServiceId, type ReadTx } from "../store/types.js";
 import { type TaskChange, isDead, isLive } from "./changes.js";
 
 export const DEFAULT_TASK_HISTORY = 5;
@@ -15,10 +15,11 @@ export function historyLimit(cluster: Cluster | undefined): number {
  * Removed tasks go as soon as they are dead; tasks of a deleted service are marked for removal;
  * otherwise each slot keeps its newest `limit` tasks and older dead ones go.
  */
-export function reap(tx: ReadTx, limit: number): TaskChange[] {
+export function reap(tx: ReadTx, limit: number, only?: ReadonlySet<string>): TaskChange[] {
   const out: TaskChange[] = [];
   const slots = new Map<string, Task[]>();
-  for (const t of tx.find("task")) {
+  const tasks = only ? [...only].flatMap((id) => tx.find("task", byServiceId(id))) : tx.find("task");
+  for (const t of tasks) {
     if (!tx.get("service", t.serviceId) && t.desiredState < TaskState.TASK_STATE_REMOVE) {
       out.push({ op: "update", task: { ...t, desiredState: TaskState.TASK_STATE_REMOVE } });
       continue;

@@ -28,7 +28,10 @@ export function shouldRestart(service: Service, t: Task, slotTasks: readonly Tas
   const max = policy?.maxAttempts ?? 0;
   if (max === 0) return true;
   const window = policy?.windowMs ?? 0;
-  const attempts = slotTasks.filter((x) => x.id !== t.id && !isLive(x) && (window === 0 || (x.meta?.createdAt ?? 0) >= now - window)).length;
+  const inWindow = (x: Task) => window === 0 || (x.meta?.createdAt ?? 0) >= now - window;
+  // The agent restarts in place first; those restarts count as attempts too.
+  const inPlace = slotTasks.filter(inWindow).reduce((n, x) => n + (x.status?.containerStatus?.restarts ?? 0), 0) + (slotTasks.some((x) => x.id === t.id) ? 0 : (t.status?.containerStatus?.restarts ?? 0));
+  const attempts = slotTasks.filter((x) => x.id !== t.id && !isLive(x) && inWindow(x)).length + inPlace;
   return attempts < max;
 }
 

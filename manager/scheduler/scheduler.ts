@@ -2,7 +2,7 @@
 // scheduling pass over a consistent read and writes the assignments back in a batch.
 import { type Task, TaskState } from "../../proto/gen/cluster.js";
 import { StoreLoop } from "../store/loop.js";
-import { byTaskState, type ReadTx, type Store } from "../store/types.js";
+import { byTaskState, type ReadTx, type Store, type StoreEvent } from "../store/types.js";
 import { portsOfTask } from "./filters.js";
 import { buildNodeInfos } from "./nodeinfo.js";
 import { type Decisions, schedule } from "./placement.js";
@@ -47,6 +47,19 @@ export async function commit(store: Store, d: Decisions, now: number): Promise<v
   });
 }
 
+/**
+ * What can change a placement: a task waiting to be placed, a task giving back what it held (it
+ * ended, or was deleted), any node change. Agents' running reports, by far the most events, cannot.
+ */
+export function mattersToScheduler(e: StoreEvent): boolean {
+  if (e.kind !== "task") return true;
+  const now = e.new as Task | undefined;
+  const was = e.old as Task | undefined;
+  if (now?.status?.state === TaskState.TASK_STATE_PENDING) return true;
+  const held = (t: Task | undefined) => !!t && !!t.nodeId && (t.status?.state ?? 0) <= TaskState.TASK_STATE_RUNNING && t.desiredState <= TaskState.TASK_STATE_RUNNING;
+  return held(was) && !held(now);
+}
+
 export interface SchedulerOptions {
   /** How long to gather changes before a pass, in ms. */
   batchDelayMs?: number;
@@ -62,7 +75,7 @@ export class Scheduler {
     private readonly opts: SchedulerOptions = {},
   ) {
     const batchDelayMs = opts.batchDelayMs ?? 50;
-    this.loop = new StoreLoop(store, () => this.pass(), { filter: { kinds: ["task", "node"] }, batchDelayMs, firstDelayMs: batchDelayMs, onError: opts.onError });
+    this.loop = new StoreLoop(store, () => this.pass(), { filter: { kinds: ["task", "node"], match: mattersToScheduler }, batchDelayMs, firstDelayMs: batchDelayMs, onError: opts.onError });
   }
 
   start(): void {

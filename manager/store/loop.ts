@@ -20,6 +20,8 @@ export class StoreLoop {
   private running = false;
   private again = false;
   private unsubscribe: (() => void) | null = null;
+  /** How long the last pass took: the next waits at least as long, so a loop never takes more than half the process. */
+  private lastPassMs = 0;
 
   constructor(
     private readonly store: Store,
@@ -47,6 +49,7 @@ export class StoreLoop {
       this.again = true;
       return;
     }
+    delayMs = Math.max(delayMs, Math.min(this.lastPassMs, 1000));
     const due = Date.now() + delayMs;
     if (this.timer && this.due <= due) return;
     if (this.timer) clearTimeout(this.timer);
@@ -58,12 +61,14 @@ export class StoreLoop {
     this.timer = null;
     this.due = Infinity;
     this.running = true;
+    const started = Date.now();
     try {
       await this.pass();
     } catch (e) {
       this.opts.onError?.(e);
     } finally {
       this.running = false;
+      this.lastPassMs = Date.now() - started;
       if (this.again) {
         this.again = false;
         this.kick(this.opts.batchDelayMs);

@@ -1,6 +1,6 @@
 // The engine's gRPC service: each call maps to one engine, volume or image operation. Errors go
 // back as one line with a status code the CLI prints as is.
-import { Server, ServerCredentials, status, type ServiceError, type sendUnaryData } from "@grpc/grpc-js";
+import { Server, ServerCredentials, status, type ServiceDefinition, type ServiceError, type UntypedServiceImplementation, type sendUnaryData } from "@grpc/grpc-js";
 import { arch, release } from "node:os";
 import { EngineService, type EngineServer, type ExecInput, type VersionResponse } from "../../../proto/gen/engine.js";
 import type { ContainerEngine } from "../containers/engine.js";
@@ -139,9 +139,11 @@ function signalNumber(sig: NodeJS.Signals | null): number {
   return sig ? (table[sig] ?? 0) : 0;
 }
 
-export async function serveEngine(socketPath: string, impl: EngineServer): Promise<Server> {
+/** Serves the engine API, and any other local services (swarm, control), on the daemon's socket. */
+export async function serveEngine(socketPath: string, impl: EngineServer, more: [ServiceDefinition, UntypedServiceImplementation][] = []): Promise<Server> {
   const server = new Server();
   server.addService(EngineService, impl);
+  for (const [def, svc] of more) server.addService(def, svc);
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix://${socketPath}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
   );

@@ -11,7 +11,8 @@ export function shouldRestart(policy: RestartPolicy | undefined, exitCode: numbe
   switch (policy.name) {
     case "always":
     case "unless-stopped":
-      return true;
+      // A cap on `always` is not a docker CLI form; the swarm worker uses it for `any` with max attempts.
+      return policy.maximumRetryCount === 0 || restartCount < policy.maximumRetryCount;
     case "on-failure":
       return exitCode !== 0 && (policy.maximumRetryCount === 0 || restartCount < policy.maximumRetryCount);
     default:

@@ -31,11 +31,12 @@ export class Member {
     readonly client: string,
     private readonly extraArgs: string[],
     private readonly env: Record<string, string> = {},
+    private readonly nodeArgs: string[] = [],
   ) {}
 
   /** `peers` bootstraps a new cluster; `join` names an existing one's members. */
   start(peers?: string, join?: string): void {
-    const args = [KV_SERVER, "--id", String(this.id), "--data", this.dataDir, "--raft", this.raft, "--client", this.client, ...this.extraArgs];
+    const args = [...this.nodeArgs, KV_SERVER, "--id", String(this.id), "--data", this.dataDir, "--raft", this.raft, "--client", this.client, ...this.extraArgs];
     if (peers) args.push("--peers", peers);
     if (join) args.push("--join", join);
     const p = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.env } });
@@ -61,6 +62,8 @@ export interface ClusterOptions {
   /** Extra kv-server arguments for every member (e.g. --snapshot-interval). */
   args?: string[];
   env?: Record<string, string>;
+  /** Extra node flags for every member (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
 }
 
 export class Cluster {
@@ -72,13 +75,14 @@ export class Cluster {
   private constructor(
     private readonly args: string[],
     private readonly env: Record<string, string>,
+    private readonly nodeArgs: string[],
   ) {
     this.client = new KvClient(() => this.members.filter((m) => m.alive).map((m) => m.client));
   }
 
   static async start(opts: ClusterOptions): Promise<Cluster> {
     if (!existsSync(KV_SERVER)) throw new Error(`${KV_SERVER} missing: build first with npx tsc -p tsconfig.json`);
-    const c = new Cluster(opts.args ?? [], opts.env ?? {});
+    const c = new Cluster(opts.args ?? [], opts.env ?? {}, opts.nodeArgs ?? []);
     for (let i = 0; i < opts.size; i++) await c.newMember();
     const peers = c.members.map((m) => `${m.id}=${m.raft}/${m.client}`).join(",");
     for (const m of c.members) m.start(peers);
@@ -88,7 +92,7 @@ export class Cluster {
 
   async newMember(): Promise<Member> {
     const id = this.nextId++;
-    const m = new Member(id, join(this.root, `m${id}`), `127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`, this.args, this.env);
+    const m = new Member(id, join(this.root, `m${id}`), `127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`, this.args, this.env, this.nodeArgs);
     this.members.push(m);
     return m;
   }

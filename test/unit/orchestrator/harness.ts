@@ -110,7 +110,7 @@ export class SimCluster {
           const state = next;
           await b.update((tx) => {
             const t = tx.get("task", t0.id)!;
-            tx.update("task", { ...t, status: { ...t.status!, state, timestamp: this.now, containerStatus: { containerId: t.id, pid: 1, exitCode } } });
+            tx.update("task", { ...t, status: { ...t.status!, state, timestamp: this.now, containerStatus: { containerId: t.id, pid: 1, exitCode, restarts: 0 } } });
           });
         }
       }

@@ -1,0 +1,152 @@
+// The agent's link to the managers: one Session stream to the leader's dispatcher, heartbeats,
+// batched task status reports, and failover. The agent knows every manager's address (each
+// assignment message carries the list) and tries them in turn; a follower answers with where the
+// leader is, so the next try goes straight there. Nothing here stops containers: while no manager
+// answers, the worker and the engine keep running and restarting what they have.
+import { credentials, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import type { NodeDescription, NodeRole, Task } from "../../proto/gen/cluster.js";
+import { DispatcherClient, type AgentMessage, type ManagerMessage, type TaskStatusUpdate } from "../../proto/gen/swarm.js";
+
+export interface SessionOptions {
+  nodeId: string;
+  addr: string;
+  description: () => NodeDescription;
+  managers: string[];
+  /** The whole set of this node's tasks, each time the leader sends it. */
+  onTasks: (tasks: Task[]) => void;
+  /** Every status the worker knows, resent in full on each new session. */
+  statuses: () => TaskStatusUpdate[];
+  onManagers?: (addrs: string[]) => void;
+  onRole?: (role: NodeRole) => void;
+  /** The leader said this node is no longer in the swarm. */
+  onRemoved?: (message: string) => void;
+  log?: (line: string) => void;
+}
+
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 1000;
+const FLUSH_MS = 10;
+
+export class Session {
+  private managers: string[];
+  private next = 0;
+  private leaderHint?: string;
+  private call?: ClientDuplexStream<AgentMessage, ManagerMessage>;
+  private client?: DispatcherClient;
+  private heartbeat?: NodeJS.Timeout;
+  private retry?: NodeJS.Timeout;
+  private flushTimer?: NodeJS.Timeout;
+  private pending = new Map<string, TaskStatusUpdate>();
+  private backoff = RETRY_MIN_MS;
+  private stopped = false;
+  private connectedTo?: string;
+  /** This node's tasks as the leader last described them: a full set, then changes. */
+  private readonly tasks = new Map<string, Task>();
+
+  constructor(private readonly o: SessionOptions) {
+    this.managers = [...o.managers];
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  /** The manager this session is open to, if any. */
+  manager(): string | undefined {
+    return this.connectedTo;
+  }
+
+  /** Queues status reports; they go out together shortly, or on the next session. */
+  report(updates: TaskStatusUpdate[]): void {
+    for (const u of updates) this.pending.set(u.taskId, u);
+    if (!this.flushTimer && this.call) this.flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    this.close();
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const addr = this.leaderHint ?? this.managers[this.next++ % this.managers.length];
+    this.leaderHint = undefined;
+    this.client = new DispatcherClient(addr, credentials.createInsecure(), { "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 1000 });
+    const call = this.client.session();
+    this.call = call;
+    let heard = false;
+    call.on("data", (m: ManagerMessage) => {
+      if (!heard) {
+        heard = true;
+        this.connectedTo = addr;
+        this.backoff = RETRY_MIN_MS;
+        this.o.log?.(`agent: session open with manager ${addr}`);
+      }
+      this.onMessage(m);
+    });
+    call.on("error", (err: ServiceError) => this.lost(call, addr, err.details || err.message));
+    call.on("end", () => this.lost(call, addr, "the manager ended the session"));
+    call.write({ msg: { $case: "hello", value: { nodeId: this.o.nodeId, addr: this.o.addr, description: this.o.description() } } });
+    for (const u of this.o.statuses()) this.pending.set(u.taskId, u);
+    this.flush();
+    this.startHeartbeat(500);
+  }
+
+  private onMessage(m: ManagerMessage): void {
+    if (m.managers.length > 0 && m.managers.join() !== this.managers.join()) {
+      this.managers = [...m.managers];
+      this.o.onManagers?.(this.managers);
+    }
+    if (m.heartbeatPeriodMs) this.startHeartbeat(m.heartbeatPeriodMs);
+    this.o.onRole?.(m.role);
+    if (m.hasTasks) this.tasks.clear();
+    for (const t of m.tasks) this.tasks.set(t.id, t);
+    for (const id of m.removed) this.tasks.delete(id);
+    if (m.hasTasks || m.tasks.length > 0 || m.removed.length > 0) this.o.onTasks([...this.tasks.values()]);
+  }
+
+  private startHeartbeat(periodMs: number): void {
+    clearInterval(this.heartbeat);
+    // Twice per period, so one late beat never costs the node its place.
+    this.heartbeat = setInterval(() => this.call?.write({ msg: { $case: "heartbeat", value: {} } }), Math.max(20, periodMs / 2));
+  }
+
+  private flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (!this.call || this.pending.size === 0) return;
+    const updates = [...this.pending.values()];
+    this.pending.clear();
+    this.call.write({ msg: { $case: "statuses", value: { updates } } });
+  }
+
+  private lost(call: ClientDuplexStream<AgentMessage, ManagerMessage>, addr: string, why: string): void {
+    if (this.call !== call) return;
+    this.close();
+    if (this.stopped) return;
+    if (/was removed from the swarm|is not part of this swarm/.test(why)) {
+      this.o.log?.(`agent: ${why}`);
+      this.o.onRemoved?.(why);
+      return;
+    }
+    const hint = /leader is at (\S+)/.exec(why)?.[1];
+    if (hint && hint !== addr) this.leaderHint = hint;
+    this.o.log?.(`agent: session with ${addr} lost (${why}); retrying`);
+    const wait = this.leaderHint ? 0 : this.backoff;
+    this.backoff = Math.min(RETRY_MAX_MS, this.backoff * 2);
+    this.retry = setTimeout(() => this.connect(), wait);
+  }
+
+  private close(): void {
+    clearInterval(this.heartbeat);
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const call = this.call;
+    this.call = undefined;
+    this.connectedTo = undefined;
+    call?.cancel();
+    this.client?.close();
+    this.client = undefined;
+  }
+}

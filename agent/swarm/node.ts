@@ -1,0 +1,326 @@
+// A daemon's place in a swarm: `swarm init/join/leave`, its cluster port (Raft, dispatcher and
+// control on managers; task logs on every node), the worker that runs its tasks, and the session
+// that links the worker to the leader. Membership survives daemon restarts (state.ts).
+import { createSocket } from "node:dgram";
+import { arch, cpus, hostname, networkInterfaces, totalmem } from "node:os";
+import { join } from "node:path";
+import { credentials, Server, ServerCredentials, status, type ServiceError, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { NodeAvailability, NodeRole, NodeState, type NodeDescription } from "../../proto/gen/cluster.js";
+import {
+  AgentService, ControlService, DispatcherClient, DispatcherService, type ControlServer, type InitRequest, type InitResponse, type JoinRequest, type JoinResponse,
+  type LeaveRequest, type NodeJoinResponse, type SwarmInfo, type SwarmServer,
+} from "../../proto/gen/swarm.js";
+import { makeJoinToken } from "../../manager/ca/tokens.js";
+import { Manager, newRaftId } from "../../manager/cluster/manager.js";
+import { ClusterError, dispatcherServer, forwardingControl, toStatus } from "../../manager/cluster/services.js";
+import { localControl } from "../../manager/cluster/control.js";
+import { randomId } from "../../manager/store/memory.js";
+import { Session } from "../session/session.js";
+import { agentServer } from "../worker/logs.js";
+import { Worker, type WorkerDeps } from "../worker/worker.js";
+import { loadSwarmState, removeSwarmState, saveSwarmState, swarmDir, withPort, type SwarmState } from "./state.js";
+
+export interface SwarmNodeOptions {
+  dataRoot: string;
+  engineVersion: string;
+  /** What the worker needs besides its node id and report callback. */
+  worker: Omit<WorkerDeps, "nodeId" | "report" | "log" | "stateDir">;
+  log?: (line: string) => void;
+}
+
+const NOT_IN_SWARM = 'this node is not a swarm manager: use "shoal swarm init" or "shoal swarm join" to connect it to a swarm, then try again';
+const WORKER_ONLY = "this node is not a swarm manager: worker nodes can't be used to view or modify cluster state; run this on a manager node, or promote this node";
+
+export class SwarmNode {
+  private state?: SwarmState;
+  private server?: Server;
+  private manager?: Manager;
+  private worker?: Worker;
+  private session?: Session;
+  private control?: ControlServer;
+  private busy = false;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly o: SwarmNodeOptions) {
+    this.log = o.log ?? ((l) => console.error(l));
+  }
+
+  /** On daemon start: rejoin the swarm this node belonged to. */
+  async resume(): Promise<void> {
+    const s = loadSwarmState(this.o.dataRoot);
+    if (!s) return;
+    await this.bringUp(s, {});
+    this.log(`shoal daemon: rejoined swarm ${s.clusterId} as node ${s.nodeId} (${s.role === NodeRole.NODE_ROLE_MANAGER ? "manager" : "worker"})`);
+  }
+
+  /** Daemon stopping: leave containers running, keep membership. */
+  async shutdown(): Promise<void> {
+    this.session?.stop();
+    await this.worker?.stop();
+    await this.manager?.stop();
+    this.server?.forceShutdown();
+  }
+
+  swarmServer(): SwarmServer {
+    const run = <Req, Res>(fn: (r: Req) => Promise<Res>) => (call: { request: Req }, cb: (e: Partial<ServiceError> | null, r?: Res) => void) => {
+      if (this.busy) return cb({ code: status.UNAVAILABLE, details: "another swarm init, join or leave is under way on this node: wait for it to finish" });
+      this.busy = true;
+      fn(call.request)
+        .then((r) => cb(null, r), (e) => cb(toStatus(e)))
+        .finally(() => (this.busy = false));
+    };
+    return {
+      init: run((r: InitRequest) => this.init(r)),
+      join: run((r: JoinRequest) => this.join(r)),
+      leave: run(async (r: LeaveRequest) => (await this.leave(r), {})),
+      info: (_call, cb) => cb(null, this.info()),
+    };
+  }
+
+  /** The Control API on the local socket: this manager's (forwarding to the leader), or a clear refusal. */
+  controlServer(): ControlServer {
+    const out: UntypedServiceImplementation = {};
+    for (const name of Object.keys(ControlService) as (keyof ControlServer)[]) {
+      out[name] = (call: { emit(e: "error", err: unknown): boolean }, cb?: (e: Partial<ServiceError>) => void) => {
+        const impl = this.control?.[name] as ((...a: unknown[]) => void) | undefined;
+        if (impl) return impl(call, cb);
+        const err = { code: status.FAILED_PRECONDITION, details: this.state ? WORKER_ONLY : NOT_IN_SWARM };
+        if (cb) cb(err);
+        else call.emit("error", err);
+      };
+    }
+    return out as ControlServer;
+  }
+
+  info(): SwarmInfo {
+    const s = this.state;
+    if (!s) return { state: "inactive", nodeId: "", role: 0, clusterId: "", nodeAddr: "", managers: [], leaderAddr: "", isLeader: false, raftId: 0 };
+    return {
+      state: "active",
+      nodeId: s.nodeId,
+      role: s.role,
+      clusterId: s.clusterId,
+      nodeAddr: s.addr,
+      managers: this.manager?.managerAddrs() ?? s.managers,
+      leaderAddr: this.manager?.leaderAddr() ?? this.session?.manager() ?? "",
+      isLeader: this.manager?.isLeader() ?? false,
+      raftId: s.raftId,
+    };
+  }
+
+  async init(r: InitRequest): Promise<InitResponse> {
+    this.refuseIfMember();
+    const addr = withPort(r.advertiseAddr || firstAddress());
+    const s: SwarmState = { nodeId: randomId(), clusterId: randomId(), role: NodeRole.NODE_ROLE_MANAGER, raftId: newRaftId(), addr, listenAddr: listenOf(r.listenAddr, addr), managers: [addr] };
+    try {
+      await this.bringUp(s, { initialMembers: new Map([[s.raftId, { raftAddress: addr, clientAddress: addr }]]) });
+      const m = this.manager!;
+      await waitFor(() => m.isLeader(), 10_000, "the new swarm's manager did not become leader");
+      const tokens = { worker: makeJoinToken(s.clusterId), manager: makeJoinToken(s.clusterId) };
+      await m.store.update((tx) => {
+        tx.create("cluster", {
+          id: s.clusterId,
+          spec: { annotations: { name: "default", labels: {} }, dispatcher: { heartbeatPeriodMs: 500 }, orchestration: { taskHistoryRetentionLimit: 5 } },
+          joinTokens: tokens,
+        });
+        tx.create("node", {
+          id: s.nodeId,
+          spec: { annotations: { name: "", labels: {} }, role: NodeRole.NODE_ROLE_MANAGER, availability: NodeAvailability.NODE_AVAILABILITY_ACTIVE },
+          description: this.description(),
+          status: { state: NodeState.NODE_STATE_UNKNOWN, message: "", addr },
+          managerStatus: { raftId: s.raftId, addr, leader: true, reachability: 2 },
+          membership: 1,
+        });
+      });
+      saveSwarmState(this.o.dataRoot, s);
+      return { nodeId: s.nodeId, workerToken: tokens.worker, managerToken: tokens.manager };
+    } catch (err) {
+      await this.tearDown();
+      removeSwarmState(this.o.dataRoot);
+      throw err;
+    }
+  }
+
+  async join(r: JoinRequest): Promise<JoinResponse> {
+    this.refuseIfMember();
+    if (!r.remoteAddr) throw new ClusterError(status.INVALID_ARGUMENT, "no manager address to join: give one, e.g. shoal swarm join --token TOKEN 10.0.0.1:2377");
+    if (!r.token) throw new ClusterError(status.INVALID_ARGUMENT, "no join token: get one with \"shoal swarm join-token worker\" on a manager");
+    const remote = withPort(r.remoteAddr);
+    const addr = withPort(r.advertiseAddr || (await addressTowards(remote)));
+    const { res, leader } = await joinAt(remote, { token: r.token, addr, description: this.description() });
+    const s: SwarmState = { nodeId: res.nodeId, clusterId: res.clusterId, role: res.role, raftId: res.raftId, addr, listenAddr: listenOf(r.listenAddr, addr), managers: res.managers };
+    try {
+      if (res.role === NodeRole.NODE_ROLE_MANAGER) {
+        const members = new Map(res.raftMembers.map((m) => [m.raftId, { raftAddress: m.addr, clientAddress: m.addr }]));
+        await this.bringUp(s, { joinMembers: members, beforeSession: () => unaryAt(leader, "joinRaft", { nodeId: s.nodeId, raftId: s.raftId, addr }) });
+      } else {
+        await this.bringUp(s, {});
+      }
+      saveSwarmState(this.o.dataRoot, s);
+      return { nodeId: s.nodeId, role: s.role };
+    } catch (err) {
+      await this.tearDown();
+      removeSwarmState(this.o.dataRoot);
+      throw err;
+    }
+  }
+
+  async leave(r: LeaveRequest): Promise<void> {
+    const s = this.state;
+    if (!s) throw new ClusterError(status.FAILED_PRECONDITION, "this node is not part of a swarm");
+    if (s.role === NodeRole.NODE_ROLE_MANAGER && !r.force) {
+      throw new ClusterError(status.FAILED_PRECONDITION, "this node is a manager: leaving takes a member out of the swarm's Raft group and can cost it its majority; demote it first, or use --force");
+    }
+    // Tell the leader first, so its tasks are rescheduled at once rather than after the heartbeat timeout.
+    const managers = this.manager?.managerAddrs() ?? s.managers;
+    for (const m of managers.filter((a) => a !== s.addr)) {
+      try {
+        await unaryAt(m, "leave", { nodeId: s.nodeId });
+        break;
+      } catch {
+        /* try the next manager */
+      }
+    }
+    if (this.manager?.isLeader() && this.manager.managerAddrs().length > 1) await this.manager.raft.removeMember(s.raftId).catch(() => undefined);
+    else if (this.manager?.isLeader()) await unaryAt(s.addr, "leave", { nodeId: s.nodeId }).catch(() => undefined);
+    await this.worker?.leave();
+    await this.tearDown();
+    removeSwarmState(this.o.dataRoot);
+  }
+
+  private refuseIfMember(): void {
+    if (this.state) throw new ClusterError(status.FAILED_PRECONDITION, 'this node is already part of a swarm: run "shoal swarm leave" first to join another one');
+  }
+
+  /** Starts the cluster port, the manager (if any), the worker and the session. */
+  private async bringUp(s: SwarmState, o: { initialMembers?: Map<number, { raftAddress: string; clientAddress: string }>; joinMembers?: Map<number, { raftAddress: string; clientAddress: string }>; beforeSession?: () => Promise<unknown> }): Promise<void> {
+    this.state = s;
+    const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
+    this.server = server;
+    this.worker = new Worker({ ...this.o.worker, nodeId: s.nodeId, stateDir: join(swarmDir(this.o.dataRoot), "worker"), report: (u) => this.session?.report(u), log: this.log });
+    server.addService(AgentService, agentServer(this.worker) as unknown as UntypedServiceImplementation);
+    if (s.role === NodeRole.NODE_ROLE_MANAGER) {
+      const m = new Manager({ nodeId: s.nodeId, raftId: s.raftId, dataDir: join(swarmDir(this.o.dataRoot), "raft"), addr: s.addr, server, initialMembers: o.initialMembers, joinMembers: o.joinMembers, log: this.log });
+      this.manager = m;
+      await m.start();
+      server.addService(DispatcherService, dispatcherServer(m) as unknown as UntypedServiceImplementation);
+      const control = forwardingControl(m, localControl(m));
+      server.addService(ControlService, control as unknown as UntypedServiceImplementation);
+      this.control = control;
+    }
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(s.listenAddr, ServerCredentials.createInsecure(), (err) => (err ? reject(new Error(`cannot listen on ${s.listenAddr}: ${err.message}; pass another --listen-addr`)) : resolve())),
+    );
+    await o.beforeSession?.();
+    await this.worker.start();
+    this.session = new Session({
+      nodeId: s.nodeId,
+      addr: s.addr,
+      description: () => this.description(),
+      managers: s.managers,
+      onTasks: (tasks) => this.worker?.assign(tasks),
+      statuses: () => this.worker?.statuses() ?? [],
+      onManagers: (managers) => {
+        if (!this.state) return;
+        this.state.managers = managers;
+        saveSwarmState(this.o.dataRoot, this.state);
+      },
+      onRemoved: (why) => this.log(`shoal daemon: ${why}`),
+      log: this.log,
+    });
+    this.session.start();
+  }
+
+  private async tearDown(): Promise<void> {
+    this.session?.stop();
+    await this.worker?.stop().catch(() => undefined);
+    await this.manager?.stop().catch(() => undefined);
+    this.server?.forceShutdown();
+    this.session = undefined;
+    this.worker = undefined;
+    this.manager = undefined;
+    this.server = undefined;
+    this.control = undefined;
+    this.state = undefined;
+  }
+
+  private description(): NodeDescription {
+    return {
+      hostname: hostname(),
+      platform: { architecture: arch() === "x64" ? "x86_64" : arch(), os: "linux" },
+      resources: { nanoCpus: cpus().length * 1e9, memoryBytes: totalmem() },
+      engine: { engineVersion: this.o.engineVersion, labels: {} },
+    };
+  }
+}
+
+function listenOf(listen: string, addr: string): string {
+  const port = addr.slice(addr.lastIndexOf(":") + 1);
+  return listen ? withPort(listen, Number(port)) : `0.0.0.0:${port}`;
+}
+
+/** The first non-loopback IPv4 address: what `swarm init` advertises when not told. */
+function firstAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  }
+  throw new ClusterError(status.INVALID_ARGUMENT, "could not choose an address to advertise (no IPv4 address besides loopback): pass --advertise-addr");
+}
+
+/** The local address this host uses to reach `remote`: what a joining node advertises by default. */
+function addressTowards(remote: string): Promise<string> {
+  const host = remote.slice(0, remote.lastIndexOf(":"));
+  const port = Number(remote.slice(remote.lastIndexOf(":") + 1));
+  return new Promise((resolve, reject) => {
+    const sock = createSocket("udp4");
+    sock.on("error", (e) => (sock.close(), reject(new ClusterError(status.INVALID_ARGUMENT, `cannot reach ${remote}: ${e.message}`))));
+    sock.connect(port, host, () => {
+      const a = sock.address().address;
+      sock.close();
+      resolve(a);
+    });
+  });
+}
+
+type DispatcherUnary = "join" | "joinRaft" | "leave";
+
+function unaryAt<Req>(addr: string, method: DispatcherUnary, req: Req, timeoutMs = 60_000): Promise<unknown> {
+  const c = new DispatcherClient(addr, credentials.createInsecure());
+  return new Promise<unknown>((resolve, reject) => {
+    const fn = (c as unknown as Record<string, (r: Req, o: object, cb: (e: ServiceError | null, r: unknown) => void) => void>)[method];
+    fn.call(c, req, { deadline: Date.now() + timeoutMs }, (err, res) => {
+      c.close();
+      if (err) reject(err);
+      else resolve(res);
+    });
+  });
+}
+
+/** Joins through `remote`, following a follower's pointer to the leader. */
+async function joinAt(remote: string, req: { token: string; addr: string; description: NodeDescription }): Promise<{ res: NodeJoinResponse; leader: string }> {
+  let at = remote;
+  for (let i = 0; i < 5; i++) {
+    try {
+      const res = (await unaryAt(at, "join", req, 15_000)) as NodeJoinResponse;
+      return { res, leader: at };
+    } catch (err) {
+      const e = err as ServiceError;
+      const hint = /leader is at (\S+)/.exec(e.details ?? "")?.[1];
+      if (hint && hint !== at) {
+        at = hint;
+        continue;
+      }
+      if (e.code === status.UNAVAILABLE && /No connection|connect|ECONNREFUSED|Deadline/i.test(e.details ?? "")) throw new ClusterError(status.UNAVAILABLE, `cannot reach a manager at ${at}: check the address and that its daemon is in a swarm`);
+      throw err;
+    }
+  }
+  throw new ClusterError(status.UNAVAILABLE, `could not find the swarm's leader through ${remote}: try again`);
+}
+
+async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

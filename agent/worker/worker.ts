@@ -1,0 +1,262 @@
+// The agent's worker: makes this node's engine run what the managers assigned it. Each task is
+// driven forward on its own (accept, pull, create, start), its container watched, and every change
+// of state reported. A crashed container is restarted in place by the engine under the task's
+// restart policy, with or without a manager to talk to; the task stays the same task.
+import { type Task, TaskState, type TaskStatus } from "../../proto/gen/cluster.js";
+import type { TaskStatusUpdate } from "../../proto/gen/swarm.js";
+import type { ImagesPort } from "../engine/api/images-port.js";
+import type { ContainerEngine } from "../engine/containers/engine.js";
+import type { ImagePort } from "../engine/containers/launch.js";
+import type { ContainerRecord } from "../engine/containers/record.js";
+import { containerConfigOf, containerName, endedState } from "./container-spec.js";
+import { TaskLedger } from "./ledger.js";
+
+export interface WorkerDeps {
+  nodeId: string;
+  engine: ContainerEngine;
+  images: ImagePort & Pick<ImagesPort, "pull">;
+  /** Where the worker keeps its task ↔ container ledger. */
+  stateDir: string;
+  report: (updates: TaskStatusUpdate[]) => void;
+  log: (line: string) => void;
+}
+
+interface Driven {
+  /** Undefined until the managers name the task (a container known from the ledger at start). */
+  task?: Task;
+  assigned: boolean;
+  status?: TaskStatus;
+  containerId?: string;
+  running: boolean;
+  again: boolean;
+  /** The managers asked it to stop: its exit is a shutdown, not a failure. */
+  stopAsked: boolean;
+}
+
+const RUNNING = TaskState.TASK_STATE_RUNNING;
+const isEnded = (s: TaskState | undefined) => (s ?? 0) > RUNNING;
+
+export class Worker {
+  private readonly tasks = new Map<string, Driven>();
+  private readonly pulls = new Map<string, Promise<void>>();
+  private readonly listeners = new Map<string, () => void>();
+  private ledger!: TaskLedger;
+  private stopped = false;
+
+  constructor(private readonly d: WorkerDeps) {}
+
+  /** Picks up the containers of tasks this node ran before the daemon restarted. */
+  async start(): Promise<void> {
+    this.ledger = new TaskLedger(this.d.stateDir);
+    for (const [taskId, containerId] of this.ledger.entries()) {
+      if (!this.container(containerId)) {
+        this.ledger.delete(taskId);
+        continue;
+      }
+      this.tasks.set(taskId, { assigned: false, containerId, running: false, again: false, stopAsked: false });
+      this.listen(taskId, containerId);
+    }
+  }
+
+  /** The whole set of tasks the managers want this node to know, each time it changes. */
+  assign(tasks: Task[]): void {
+    if (this.stopped) return;
+    const now = new Set(tasks.map((t) => t.id));
+    for (const t of tasks) {
+      let d = this.tasks.get(t.id);
+      if (!d) this.tasks.set(t.id, (d = { assigned: true, running: false, again: false, stopAsked: false }));
+      d.task = t;
+      d.assigned = true;
+      // The managers may know more than this worker (an earlier session's reports): never go back.
+      if (!d.status || (t.status && t.status.state > d.status.state)) d.status = t.status;
+      this.kick(t.id);
+    }
+    for (const [id, d] of this.tasks) {
+      if (!now.has(id) && (d.assigned || d.task === undefined)) {
+        d.assigned = false;
+        this.kick(id);
+      }
+    }
+  }
+
+  /** Every status this worker knows, for a new session to send in full. */
+  statuses(): TaskStatusUpdate[] {
+    return [...this.tasks].filter(([, d]) => d.status && d.task).map(([taskId, d]) => ({ taskId, status: d.status }));
+  }
+
+  /** The container running a task here, if any (for task logs). */
+  containerOf(taskId: string): ContainerRecord | undefined {
+    const id = this.tasks.get(taskId)?.containerId;
+    return id ? this.container(id) : undefined;
+  }
+
+  get engine(): ContainerEngine {
+    return this.d.engine;
+  }
+
+  /** Daemon stopping: containers stay with their shims; the next start picks them up. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const off of this.listeners.values()) off();
+    this.listeners.clear();
+  }
+
+  /** The node leaves the swarm: its tasks' containers go, as they do when a Swarm node leaves. */
+  async leave(): Promise<void> {
+    this.stopped = true;
+    for (const [taskId, containerId] of this.ledger.entries()) {
+      this.listeners.get(taskId)?.();
+      await this.d.engine.remove(containerId, true).catch((e: Error) => this.d.log(`worker: removing container of task ${taskId}: ${e.message}`));
+      this.ledger.delete(taskId);
+    }
+    this.tasks.clear();
+  }
+
+  private container(id: string): ContainerRecord | undefined {
+    return this.d.engine.store.all().find((c) => c.id === id);
+  }
+
+  private listen(taskId: string, containerId: string): void {
+    this.listeners.get(taskId)?.();
+    const on = () => this.kick(taskId);
+    this.d.engine.events.on(`state:${containerId}`, on);
+    this.listeners.set(taskId, () => this.d.engine.events.off(`state:${containerId}`, on));
+  }
+
+  /** Drives one task; one step at a time per task, again if something changed meanwhile. */
+  private kick(taskId: string): void {
+    const d = this.tasks.get(taskId);
+    if (!d || this.stopped) return;
+    if (d.running) {
+      d.again = true;
+      return;
+    }
+    d.running = true;
+    void (async () => {
+      try {
+        do {
+          d.again = false;
+          await this.step(taskId, d);
+        } while (d.again && !this.stopped);
+      } catch (err) {
+        this.d.log(`worker: task ${taskId}: ${(err as Error).message}`);
+      } finally {
+        d.running = false;
+      }
+    })();
+  }
+
+  private async step(taskId: string, d: Driven): Promise<void> {
+    const rec = d.containerId ? this.container(d.containerId) : undefined;
+    if (!d.assigned) {
+      this.listeners.get(taskId)?.();
+      this.listeners.delete(taskId);
+      if (rec) await this.d.engine.remove(rec.id, true);
+      this.ledger.delete(taskId);
+      this.tasks.delete(taskId);
+      return;
+    }
+    const t = d.task!;
+    if (t.desiredState > RUNNING) return this.shutDown(d, rec);
+    if (isEnded(d.status?.state)) return; // ended: the managers decide what comes next
+    if (!rec) {
+      if (d.status && d.status.state >= TaskState.TASK_STATE_STARTING) {
+        return this.set(d, TaskState.TASK_STATE_FAILED, "failed", { err: "task: its container is gone from this node" });
+      }
+      await this.prepare(taskId, d);
+      return;
+    }
+    if (t.desiredState < RUNNING) return; // held at READY (a restart delay, a stop-first update)
+    if (rec.state.status === "created") {
+      this.set(d, TaskState.TASK_STATE_STARTING, "starting");
+      try {
+        await this.d.engine.start(rec.id);
+      } catch (err) {
+        return this.set(d, TaskState.TASK_STATE_FAILED, "failed", { err: `starting container: ${(err as Error).message}` });
+      }
+    }
+    this.observe(d, rec);
+  }
+
+  /** Accepted → preparing (image, container) → ready; a failure here rejects the task. */
+  private async prepare(taskId: string, d: Driven): Promise<void> {
+    const t = d.task!;
+    if ((d.status?.state ?? 0) < TaskState.TASK_STATE_ACCEPTED) this.set(d, TaskState.TASK_STATE_ACCEPTED, "accepted");
+    this.set(d, TaskState.TASK_STATE_PREPARING, "preparing");
+    let rec: ContainerRecord;
+    try {
+      const config = containerConfigOf(t);
+      await this.ensureImage(config.image);
+      // A container made for this task before a crash, but not yet in the ledger, is reused.
+      rec = this.d.engine.store.nameTaken(containerName(t)) ?? (await this.d.engine.create(containerName(t), config));
+    } catch (err) {
+      return this.set(d, TaskState.TASK_STATE_REJECTED, "rejected", { err: (err as Error).message.split("\n")[0] });
+    }
+    d.containerId = rec.id;
+    this.ledger.set(taskId, rec.id);
+    this.listen(taskId, rec.id);
+    this.set(d, TaskState.TASK_STATE_READY, "ready", { containerId: rec.id });
+    d.again = true;
+  }
+
+  /** What the container is doing now, as the task's status. */
+  private observe(d: Driven, rec: ContainerRecord): void {
+    const restarts = rec.restartCount;
+    const cs = { containerId: rec.id, pid: rec.state.pid, exitCode: rec.state.exitCode, restarts };
+    switch (rec.state.status) {
+      case "running":
+        this.set(d, RUNNING, restarts > 0 ? `restarted in place (${restarts})` : "started", { cs });
+        break;
+      case "restarting":
+        // Still this task: the engine brings the container back under the restart policy.
+        this.set(d, RUNNING, `restarting after exit ${rec.state.exitCode}`, { cs });
+        break;
+      case "exited":
+      case "dead": {
+        const e = endedState(rec, d.stopAsked);
+        this.set(d, e.state, e.message, { err: e.err, cs });
+        break;
+      }
+    }
+  }
+
+  private async shutDown(d: Driven, rec: ContainerRecord | undefined): Promise<void> {
+    if (isEnded(d.status?.state)) return;
+    d.stopAsked = true;
+    if (rec && (rec.state.status === "running" || rec.state.status === "restarting")) {
+      await this.d.engine.stop(rec.id);
+    }
+    const cs = rec ? { containerId: rec.id, pid: 0, exitCode: rec.state.exitCode, restarts: rec.restartCount } : undefined;
+    this.set(d, TaskState.TASK_STATE_SHUTDOWN, "shutdown", { cs });
+  }
+
+  /** Pulls an image not yet on this node, once however many tasks want it at the same time. */
+  private async ensureImage(ref: string): Promise<void> {
+    try {
+      await this.d.images.resolve(ref);
+      return;
+    } catch {
+      /* not here yet: pull it */
+    }
+    let p = this.pulls.get(ref);
+    if (!p) {
+      p = this.d.images.pull(ref, () => undefined).finally(() => this.pulls.delete(ref));
+      this.pulls.set(ref, p);
+    }
+    await p;
+  }
+
+  /** Records and reports a status; a state never moves back, the same state may carry news. */
+  private set(d: Driven, state: TaskState, message: string, o: { err?: string; containerId?: string; cs?: TaskStatus["containerStatus"] } = {}): void {
+    const cur = d.status;
+    if (cur && state < cur.state) return;
+    const cs = o.cs ?? (o.containerId ? { containerId: o.containerId, pid: 0, exitCode: 0, restarts: 0 } : cur?.containerStatus);
+    if (cur && state === cur.state && message === cur.message && (o.err ?? "") === cur.err && sameContainer(cs, cur.containerStatus)) return;
+    d.status = { state, timestamp: Date.now(), message, err: o.err ?? "", containerStatus: cs, portStatus: cur?.portStatus, pendingReason: "", restartNotBefore: 0 };
+    this.d.report([{ taskId: d.task!.id, status: d.status }]);
+  }
+}
+
+function sameContainer(a: TaskStatus["containerStatus"], b: TaskStatus["containerStatus"]): boolean {
+  return a?.containerId === b?.containerId && a?.pid === b?.pid && a?.exitCode === b?.exitCode && a?.restarts === b?.restarts;
+}

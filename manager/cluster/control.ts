@@ -1,0 +1,36 @@
+// The Control API as the leader answers it: the store-level logic of manager/controlapi, the
+// service log fan-out, and what only the Raft member knows (who leads, who is reachable).
+import { NodeRole, NodeState, Reachability, type Node } from "../../proto/gen/cluster.js";
+import type { ControlServer } from "../../proto/gen/swarm.js";
+import { ControlApi } from "../controlapi/api.js";
+import { controlServer } from "../controlapi/server.js";
+import { streamServiceLogs } from "./logs.js";
+import { toStatus } from "./services.js";
+import type { Manager } from "./manager.js";
+
+export function localControl(m: Manager): ControlServer {
+  const api = new ControlApi(m.store);
+  const impl = controlServer(api, (call) => {
+    api
+      .getService({ ref: call.request.service })
+      .then((service) => streamServiceLogs(m.store, () => service, call))
+      .catch((err) => call.emit("error", toStatus(err)));
+  });
+  const withRaft = (n: Node): Node => managerView(m, n);
+  return {
+    ...impl,
+    listNodes: (call, cb) => impl.listNodes(call, (err, res) => (err || !res ? cb(err, res) : cb(null, { nodes: res.nodes.map(withRaft) }))),
+    getNode: (call, cb) => impl.getNode(call, (err, res) => (err || !res ? cb(err, res) : cb(null, withRaft(res)))),
+  };
+}
+
+/** A manager node's status as Raft sees it now: leader, reachable, or not. */
+function managerView(m: Manager, n: Node): Node {
+  if (n.spec?.role !== NodeRole.NODE_ROLE_MANAGER || !n.managerStatus) return n;
+  const s = m.raft.status();
+  const raftId = n.managerStatus.raftId;
+  const leader = s.leader === raftId;
+  // Every manager also runs an agent: its session's heartbeats say whether it is up.
+  const reachable = leader || raftId === s.id || (s.members[raftId] !== undefined && n.status?.state === NodeState.NODE_STATE_READY);
+  return { ...n, managerStatus: { ...n.managerStatus, leader, reachability: reachable ? Reachability.REACHABILITY_REACHABLE : Reachability.REACHABILITY_UNREACHABLE } };
+}

@@ -1,0 +1,128 @@
+// One manager: a Raft member holding the replicated store, and — while it leads — the control
+// loops (orchestrator, allocator, scheduler) and the dispatcher. Leadership decides which of them
+// run; they meet only through the store.
+import { randomBytes } from "node:crypto";
+import type { Server } from "@grpc/grpc-js";
+import { Role } from "../raft/core/api.js";
+import { RaftNode, type MemberInfo } from "../raft/node.js";
+import { raftStore } from "../store/raft.js";
+import type { MemoryStore } from "../store/memory.js";
+import { StoreLoop } from "../store/loop.js";
+import { Orchestrator } from "../orchestrator/orchestrator.js";
+import { Scheduler } from "../scheduler/scheduler.js";
+import { allocate } from "../allocator/allocator.js";
+import { Dispatcher } from "../dispatcher/dispatcher.js";
+
+export interface ManagerOptions {
+  nodeId: string;
+  raftId: number;
+  dataDir: string;
+  /** This manager's cluster address (host:port): Raft, dispatcher and control all use it. */
+  addr: string;
+  /** The cluster port's server; the manager adds its Raft transport to it. */
+  server: Server;
+  initialMembers?: Map<number, MemberInfo>;
+  joinMembers?: Map<number, MemberInfo>;
+  heartbeatPeriodMs?: number;
+  log?: (line: string) => void;
+}
+
+/** A Raft id for a new manager: random, below 2^53 so it survives as a JS number. */
+export function newRaftId(): number {
+  return Number(randomBytes(8).readBigUInt64BE(0) >> 12n) || 1;
+}
+
+interface Loop {
+  start(): void;
+  stop(): void;
+}
+
+export class Manager {
+  readonly store: MemoryStore;
+  readonly raft: RaftNode;
+  readonly dispatcher: Dispatcher;
+  private loops: Loop[] = [];
+  private leading = false;
+  private watch?: NodeJS.Timeout;
+  private stopped = false;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly o: ManagerOptions) {
+    this.log = o.log ?? ((l) => console.error(l));
+    const { store, stateMachine } = raftStore(() => this.raft);
+    this.store = store;
+    this.raft = new RaftNode({
+      id: o.raftId,
+      dataDir: o.dataDir,
+      stateMachine,
+      self: { raftAddress: o.addr, clientAddress: o.addr },
+      initialMembers: o.initialMembers,
+      joinMembers: o.joinMembers,
+      server: o.server,
+      log: this.log,
+    });
+    this.dispatcher = new Dispatcher({ store, managers: () => this.managerAddrs(), heartbeatPeriodMs: o.heartbeatPeriodMs, log: this.log });
+  }
+
+  async start(): Promise<void> {
+    await this.raft.start();
+    // The Raft member has no leadership callback; a 10 ms look is cheap and keeps the core untouched.
+    this.watch = setInterval(() => this.checkLeadership(), 10);
+  }
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** The leader's cluster address, if one is known. */
+  leaderAddr(): string | undefined {
+    const s = this.raft.status();
+    if (!s.leader) return undefined;
+    return s.leader === s.id ? this.o.addr : this.raft.leaderInfo()?.clientAddress;
+  }
+
+  /** Cluster addresses of every Raft member (managers), this one first. */
+  managerAddrs(): string[] {
+    const members = Object.values(this.raft.status().members).map((m) => m.clientAddress ?? m.raftAddress);
+    return [this.o.addr, ...members.filter((a) => a !== this.o.addr)];
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.watch);
+    this.stepDown();
+    await this.raft.stop();
+  }
+
+  private checkLeadership(): void {
+    if (this.stopped) return;
+    const leads = this.raft.status().role === Role.Leader;
+    if (leads && !this.leading) void this.takeOver();
+    else if (!leads && this.leading) this.stepDown();
+  }
+
+  private async takeOver(): Promise<void> {
+    this.leading = true;
+    // Run the loops only on a store that has everything committed before this term.
+    try {
+      await this.raft.linearizableRead(2000);
+    } catch {
+      this.leading = false;
+      return;
+    }
+    if (!this.leading || this.stopped) return;
+    this.log(`manager: raft member ${this.o.raftId} leads; starting the control loops`);
+    const onError = (e: unknown) => this.log(`manager: ${(e as Error).message}`);
+    const allocator = new StoreLoop(this.store, () => allocate(this.store, Date.now()), { filter: { kinds: ["task"] }, batchDelayMs: 5, firstDelayMs: 0, onError });
+    this.loops = [new Orchestrator(this.store, { onError, batchDelayMs: 10 }), allocator, new Scheduler(this.store, { onError, batchDelayMs: 10 }), this.dispatcher];
+    for (const l of this.loops) l.start();
+  }
+
+  private stepDown(): void {
+    if (!this.leading) return;
+    this.leading = false;
+    this.log(`manager: raft member ${this.o.raftId} no longer leads; stopping the control loops`);
+    for (const l of this.loops.reverse()) l.stop();
+    this.loops = [];
+  }
+}

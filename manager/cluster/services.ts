@@ -1,0 +1,137 @@
+// What a manager serves on its cluster port: the Dispatcher (joins and agent sessions, at the
+// leader) and the Control API (answered by the leader; a follower forwards each call to it, so
+// every write is proposed by the one member that can, and every read sees the latest state).
+import { credentials, Metadata, status, type sendUnaryData, type ServerUnaryCall, type ServiceError, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { NodeAvailability, NodeRole, NodeState, type Node } from "../../proto/gen/cluster.js";
+import { ControlClient, ControlService, type ControlServer, type DispatcherServer, type NodeJoinRequest, type NodeJoinResponse } from "../../proto/gen/swarm.js";
+import { checkJoinToken, tokenRole } from "../ca/tokens.js";
+import { randomId } from "../store/memory.js";
+import { type Manager, newRaftId } from "./manager.js";
+
+export class ClusterError extends Error {
+  constructor(
+    readonly code: status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function toStatus(err: unknown): Partial<ServiceError> {
+  const e = err as Partial<ServiceError> & { code?: number };
+  const message = ((err as Error)?.message ?? String(err)).split("\n")[0];
+  if (err instanceof ClusterError) return { code: err.code, details: message };
+  if (typeof e.code === "number" && e.details !== undefined) return { code: e.code, details: e.details, metadata: e.metadata };
+  return { code: typeof e.code === "number" ? e.code : status.UNKNOWN, details: message };
+}
+
+function unary<Req, Res>(fn: (req: Req) => Promise<Res> | Res) {
+  return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
+    Promise.resolve()
+      .then(() => fn(call.request))
+      .then((r) => cb(null, r), (e) => cb(toStatus(e)));
+  };
+}
+
+/** Refuses what only the leader may do, naming where the leader is (agents follow the hint). */
+export function requireLeader(m: Manager): void {
+  if (m.isLeader()) return;
+  const at = m.leaderAddr();
+  throw new ClusterError(status.UNAVAILABLE, at ? `this manager is not the leader; the leader is at ${at}` : "this swarm has no leader right now: a majority of managers must be running");
+}
+
+export function dispatcherServer(m: Manager): DispatcherServer {
+  return {
+    join: unary((req: NodeJoinRequest) => join(m, req)),
+    joinRaft: unary(async (req) => {
+      requireLeader(m);
+      const node = m.store.view((tx) => tx.get("node", req.nodeId));
+      if (!node || node.spec?.role !== NodeRole.NODE_ROLE_MANAGER) throw new ClusterError(status.PERMISSION_DENIED, `node ${req.nodeId} did not join as a manager`);
+      await m.raft.addMember(req.raftId, { raftAddress: req.addr, clientAddress: req.addr });
+      await m.store.update((tx) => {
+        const n = tx.get("node", req.nodeId);
+        if (n) tx.update("node", { ...n, managerStatus: { raftId: req.raftId, addr: req.addr, leader: false, reachability: 2 } });
+      });
+      return {};
+    }),
+    leave: unary(async (req) => {
+      requireLeader(m);
+      await m.store.update((tx) => {
+        const n = tx.get("node", req.nodeId);
+        if (n) tx.update("node", { ...n, status: { ...n.status, state: NodeState.NODE_STATE_DOWN, message: "node left the swarm", addr: n.status?.addr ?? "" } });
+      });
+      return {};
+    }),
+    session: (call) => {
+      try {
+        requireLeader(m);
+      } catch (err) {
+        call.emit("error", toStatus(err));
+        return;
+      }
+      m.dispatcher.session(call);
+    },
+  };
+}
+
+async function join(m: Manager, req: NodeJoinRequest): Promise<NodeJoinResponse> {
+  requireLeader(m);
+  try {
+    checkJoinToken(req.token);
+  } catch (err) {
+    throw new ClusterError(status.INVALID_ARGUMENT, (err as Error).message);
+  }
+  const cluster = m.store.view((tx) => tx.find("cluster")[0]);
+  if (!cluster) throw new ClusterError(status.UNAVAILABLE, "the swarm is still starting: try again in a moment");
+  const role = tokenRole(cluster, req.token);
+  if (role === undefined) throw new ClusterError(status.PERMISSION_DENIED, 'the join token is not valid for this swarm (wrong, or rotated): get the current one with "shoal swarm join-token worker" on a manager');
+  const raftId = role === NodeRole.NODE_ROLE_MANAGER ? newRaftId() : 0;
+  const node: Node = {
+    id: randomId(),
+    spec: { annotations: { name: "", labels: {} }, role, availability: NodeAvailability.NODE_AVAILABILITY_ACTIVE },
+    description: req.description,
+    status: { state: NodeState.NODE_STATE_UNKNOWN, message: "joined", addr: req.addr },
+    managerStatus: role === NodeRole.NODE_ROLE_MANAGER ? { raftId, addr: req.addr, leader: false, reachability: 0 } : undefined,
+    membership: 1,
+  };
+  await m.store.update((tx) => tx.create("node", node));
+  const members = Object.entries(m.raft.status().members).map(([id, info]) => ({ raftId: Number(id), addr: info.clientAddress ?? info.raftAddress }));
+  return { nodeId: node.id, clusterId: cluster.id, role, managers: m.managerAddrs(), raftId, raftMembers: role === NodeRole.NODE_ROLE_MANAGER ? members : [] };
+}
+
+/**
+ * The Control API as every manager serves it: the leader answers from `local`; a follower hands
+ * the call to the leader unchanged and relays the answer, errors included.
+ */
+export function forwardingControl(m: Manager, local: ControlServer): ControlServer {
+  let client: { addr: string; c: ControlClient } | undefined;
+  const leaderClient = (): ControlClient => {
+    const addr = m.leaderAddr();
+    if (!addr) throw new ClusterError(status.UNAVAILABLE, "this swarm has no leader right now: a majority of managers must be running; try again");
+    if (client?.addr !== addr) {
+      client?.c.close();
+      client = { addr, c: new ControlClient(addr, credentials.createInsecure()) };
+    }
+    return client.c;
+  };
+  const out: UntypedServiceImplementation = {};
+  for (const name of Object.keys(ControlService) as (keyof ControlServer)[]) {
+    const def = ControlService[name as keyof typeof ControlService];
+    if (def.responseStream) {
+      out[name] = local[name]; // streams (service logs) are served by any manager from its own store
+      continue;
+    }
+    out[name] = (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => {
+      if (m.isLeader()) return (local[name] as (c: typeof call, cb: sendUnaryData<unknown>) => void)(call, cb);
+      let c: ControlClient;
+      try {
+        c = leaderClient();
+      } catch (err) {
+        return cb(toStatus(err));
+      }
+      const method = (c as unknown as Record<string, (req: unknown, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => void>)[name];
+      method.call(c, call.request, new Metadata(), { deadline: Date.now() + 30_000 }, (err, res) => (err ? cb(toStatus(err)) : cb(null, res)));
+    };
+  }
+  return out as ControlServer;
+}

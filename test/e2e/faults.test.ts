@@ -1,0 +1,116 @@
+// Faults on a lab of 3 managers and 2 workers: a worker's power cut, the leader killed, the leader
+// partitioned from the other managers, a worker leaving and joining again, every manager gone.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NodeState } from "../../proto/gen/cluster.js";
+import { labHeal, labKill, labPartition, labStart } from "../../lab/lab.js";
+import { Cluster, eventually, isRunning, total } from "./harness.js";
+
+describe("faults on a 3+2 lab", () => {
+  let c: Cluster;
+  const leader = () => {
+    const out = c.ok(alive[0], "node", "ls");
+    const line = out.split("\n").find((l) => /Leader/.test(l))!;
+    return /-(m\d)\b/.exec(line)![1];
+  };
+  let alive = ["m1", "m2", "m3"];
+  beforeAll(async () => {
+    c = await Cluster.up(`e2f${process.pid % 1000}`);
+    c.ok("m1", "service", "create", "-d", "--name", "web", "--replicas", "6", "busybox:1", "httpd", "-f", "-p", "8080");
+    await eventually("6 running", async () => total(await c.running("web")) === 6);
+  });
+  afterAll(async () => {
+    await c?.down();
+  });
+
+  it("a killed worker is marked down and its tasks run elsewhere", async () => {
+    const w2 = c.host("w2");
+    expect((await c.running("web")).get(w2)).toBeGreaterThan(0);
+    await labKill(c.name, w2);
+    await eventually("w2 down", async () => (await c.nodeState("w2")) === NodeState.NODE_STATE_DOWN, 30_000);
+    await eventually("6 running without w2", async () => {
+      const r = await c.running("web");
+      return !r.has(w2) && total(r) === 6;
+    }, 30_000);
+    await labStart(c.name, w2);
+    await eventually("w2 ready again", async () => (await c.nodeState("w2")) === NodeState.NODE_STATE_READY, 30_000);
+    // Its old tasks were replaced: once back, it runs none of the old ones and the count holds.
+    await eventually("still 6", async () => total(await c.running("web")) === 6);
+  });
+
+  it("a killed leader is replaced; the new one serves reads and writes; no service runs more than asked", async () => {
+    const old = leader();
+    await labKill(c.name, c.host(old));
+    alive = alive.filter((m) => m !== old);
+    await eventually("a new leader answers service ls", () => c.shoal(alive[0], "service", "ls").code === 0 && leader() !== old, 30_000);
+    c.ok(alive[1], "service", "create", "-d", "--name", "after", "--replicas", "3", "busybox:1", "sleep", "3600");
+    await eventually("after: 3 running", async () => total(await c.running("after", alive[0])) === 3, 30_000, 200);
+    await labStart(c.name, c.host(old));
+    alive = ["m1", "m2", "m3"];
+    await eventually("old leader ready again", async () => (await c.nodeState(old, alive.find((m) => m !== old))) === NodeState.NODE_STATE_READY, 30_000);
+    for (const s of await c.services(alive.find((m) => m !== old))) {
+      const running = (await c.tasks(s.service!.id, alive.find((m) => m !== old))).tasks.filter(isRunning).length;
+      expect(running).toBeLessThanOrEqual(Number(s.desired));
+    }
+  });
+
+  it("a leader cut off from the other managers steps down; the majority elects a new one; heal reconverges", async () => {
+    const old = leader();
+    const others = ["m1", "m2", "m3"].filter((m) => m !== old);
+    labPartition(c.name, [c.host(old)], others.map((m) => c.host(m)));
+    try {
+      await eventually("majority has a new leader", () => {
+        const out = c.ok(others[0], "node", "ls");
+        const line = out.split("\n").find((l) => /Leader/.test(l));
+        return !!line && !line.includes(c.host(old));
+      }, 30_000);
+      // The old leader must not accept writes.
+      const r = c.shoal(old, "service", "create", "-d", "--name", "split", "busybox:1", "sleep", "3600");
+      expect(r.code).not.toBe(0);
+      expect(r.err.trim().split("\n")).toHaveLength(1);
+    } finally {
+      labHeal(c.name);
+    }
+    await eventually("the old leader serves again", () => c.shoal(old, "service", "ls").code === 0, 30_000);
+    expect(c.ok(old, "service", "ls")).not.toMatch(/split/);
+    await eventually("web back at 6", async () => total(await c.running("web")) === 6, 30_000);
+  });
+
+  it("a worker leaves: its tasks are rescheduled; node rm; a wrong or rotated token is refused; it joins again", async () => {
+    const w1 = c.host("w1");
+    c.ok("w1", "swarm", "leave");
+    await eventually("w1 down, 6 running elsewhere", async () => (await c.nodeState("w1")) === NodeState.NODE_STATE_DOWN && !(await c.running("web")).has(w1) && total(await c.running("web")) === 6, 30_000);
+    c.ok("m1", "node", "rm", w1);
+    expect(c.ok("m1", "node", "ls")).not.toContain(w1);
+    const addr = `${c.lab.hosts[0].address}:2377`;
+    const old = c.ok("m1", "swarm", "join-token", "-q", "worker").trim();
+    c.ok("m1", "swarm", "join-token", "--rotate", "-q", "worker");
+    const bad = c.shoal("w1", "swarm", "join", "--token", "SWMTKN-1-nope", addr);
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/invalid join token/i);
+    const rotated = c.shoal("w1", "swarm", "join", "--token", old, addr);
+    expect(rotated.code).not.toBe(0);
+    expect(rotated.err).toMatch(/not valid|rotated/i);
+    const token = c.ok("m1", "swarm", "join-token", "-q", "worker").trim();
+    expect(c.ok("w1", "swarm", "join", "--token", token, addr)).toMatch(/joined a swarm as a worker/);
+    await eventually("w1 ready again", async () => (await c.nodeState("w1")) === NodeState.NODE_STATE_READY, 30_000);
+  });
+
+  it("with every manager stopped, workers keep their containers running and restart crashed ones", async () => {
+    c.ok("m1", "service", "create", "-d", "--name", "keep", "--replicas", "2", "--constraint", "node.role==worker", "busybox:1", "sleep", "3600");
+    await eventually("keep: 2 running", async () => total(await c.running("keep")) === 2);
+    for (const m of ["m1", "m2", "m3"]) await labKill(c.name, c.host(m));
+    try {
+      const line = () => c.ok("w1", "ps").split("\n").find((l) => / keep\.\d/.test(l));
+      await eventually("keep task still up on w1", () => /Up/.test(line() ?? ""), 10_000);
+      const name = line()!.trim().split(/\s+/).at(-1)!;
+      const state = () => (JSON.parse(c.ok("w1", "inspect", name)) as { RestartCount: number; State: { Pid: number } }[])[0];
+      const restarts = () => state().RestartCount;
+      const before = restarts();
+      process.kill(state().State.Pid, "SIGKILL"); // a crash, not a stop asked for
+      await eventually("restarted in place without managers", () => restarts() > before && /Up/.test(line() ?? ""), 30_000);
+    } finally {
+      for (const m of ["m1", "m2", "m3"]) await labStart(c.name, c.host(m));
+    }
+    await eventually("cluster back", async () => (await c.nodes()).every((n) => n.status?.state === NodeState.NODE_STATE_READY), 60_000);
+  });
+});

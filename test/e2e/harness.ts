@@ -1,0 +1,119 @@
+// A lab cluster for end-to-end tests: the real `shoal lab`, real daemons in their own network
+// namespaces, the CLI run on a host as a user would (`shoal lab exec HOST -- shoal ...`), and the
+// Control API read from outside to wait for convergence.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { credentials } from "@grpc/grpc-js";
+import { NodeState, TaskState, type Node, type Task } from "../../proto/gen/cluster.js";
+import { ControlClient, type ListTasksResponse, type ServiceStatus } from "../../proto/gen/swarm.js";
+import { HOST_SOCKET, socketFromOutside } from "../../lab/host.js";
+import { labDown, labUp } from "../../lab/lab.js";
+import { findHost, mustLoadLab, type LabState } from "../../lab/state.js";
+
+export const CLI = process.env.SHOAL_CLI ?? join(process.cwd(), "dist/cli/main.js");
+
+export interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+export class Cluster {
+  constructor(readonly name: string) {}
+
+  static async up(name: string, managers = 3, workers = 2): Promise<Cluster> {
+    await labDown(name).catch(() => undefined);
+    await labUp({ name, managers, workers, timeoutMs: 120_000 });
+    return new Cluster(name);
+  }
+
+  async down(): Promise<void> {
+    await labDown(this.name);
+  }
+
+  get lab(): LabState {
+    return mustLoadLab(this.name);
+  }
+
+  host(short: string): string {
+    return `${this.name}-${short}`;
+  }
+
+  /** `shoal ARGS` on a lab host, as `shoal lab exec HOST -- shoal ARGS` runs it. */
+  shoal(short: string, ...args: string[]): Run {
+    const h = findHost(this.lab, this.host(short));
+    if (!h.pid) throw new Error(`${h.name} is not running`);
+    const r = spawnSync("nsenter", ["--target", String(h.pid), "--net", "--mount", "--uts", "--", "env", `SHOAL_HOST=unix://${HOST_SOCKET}`, process.execPath, CLI, ...args], { encoding: "utf8", timeout: 120_000 });
+    return { code: r.status ?? 137, out: r.stdout ?? "", err: r.stderr ?? "" };
+  }
+
+  /** Like shoal(), but throws with the CLI's own error when it fails. */
+  ok(short: string, ...args: string[]): string {
+    const r = this.shoal(short, ...args);
+    if (r.code !== 0) throw new Error(`shoal ${args.join(" ")} on ${short} failed (${r.code}): ${r.err.trim() || r.out.trim()}`);
+    return r.out;
+  }
+
+  /** A Control API client on a host's socket, from outside the host. */
+  private client(short: string): ControlClient {
+    const h = findHost(this.lab, this.host(short));
+    return new ControlClient(`unix://${socketFromOutside(h.pid!)}`, credentials.createInsecure());
+  }
+
+  private async call<Res>(short: string, method: string, req: unknown): Promise<Res> {
+    const c = this.client(short);
+    try {
+      return await new Promise<Res>((resolve, reject) =>
+        (c as unknown as Record<string, (r: unknown, o: object, cb: (e: Error | null, r: Res) => void) => void>)[method].call(c, req, { deadline: Date.now() + 10_000 }, (e, r) => (e ? reject(e) : resolve(r))),
+      );
+    } finally {
+      c.close();
+    }
+  }
+
+  async nodes(via = "m1"): Promise<Node[]> {
+    return (await this.call<{ nodes: Node[] }>(via, "listNodes", {})).nodes;
+  }
+
+  async services(via = "m1"): Promise<ServiceStatus[]> {
+    return (await this.call<{ services: ServiceStatus[] }>(via, "listServices", {})).services;
+  }
+
+  async tasks(service: string, via = "m1"): Promise<ListTasksResponse> {
+    return this.call<ListTasksResponse>(via, "listTasks", { service, node: "" });
+  }
+
+  /** Running tasks of a service that are meant to run, by node hostname. */
+  async running(service: string, via = "m1"): Promise<Map<string, number>> {
+    const r = await this.tasks(service, via);
+    const out = new Map<string, number>();
+    for (const t of r.tasks.filter(isRunning)) {
+      const host = r.nodeNames[t.nodeId] ?? t.nodeId;
+      out.set(host, (out.get(host) ?? 0) + 1);
+    }
+    return out;
+  }
+
+  async nodeState(short: string, via = "m1"): Promise<NodeState | undefined> {
+    return (await this.nodes(via)).find((n) => n.description?.hostname === this.host(short))?.status?.state;
+  }
+}
+
+export const isRunning = (t: Task): boolean => t.status?.state === TaskState.TASK_STATE_RUNNING && t.desiredState === TaskState.TASK_STATE_RUNNING;
+
+export const total = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+
+/** Polls `check` until it returns true (errors count as not yet), or fails with the last reason. */
+export async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000, everyMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not so after ${timeoutMs} ms${last ? ` (last error: ${last})` : ""}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

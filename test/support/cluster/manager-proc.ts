@@ -1,0 +1,33 @@
+// One manager as its own process, for benches: a Raft member with the dispatcher, join and the
+// Control API on its cluster port, and no engine. Prints "ready" once it serves; reports its CPU
+// time on SIGUSR2 as one JSON line ({"cpuMs":..., "leader":...}).
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Server, ServerCredentials, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { ControlService, DispatcherService } from "../../../proto/gen/swarm.js";
+import { makeJoinToken } from "../../../manager/ca/tokens.js";
+import { localControl } from "../../../manager/cluster/control.js";
+import { Manager } from "../../../manager/cluster/manager.js";
+import { dispatcherServer, forwardingControl } from "../../../manager/cluster/services.js";
+
+const [id, addrList, dir] = process.argv.slice(2);
+const addrs = addrList.split(",");
+const me = Number(id);
+const members = new Map(addrs.map((a, i) => [i + 1, { raftAddress: a, clientAddress: a }]));
+mkdirSync(dir, { recursive: true });
+const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
+const m = new Manager({ nodeId: `manager${me}`, raftId: me, dataDir: join(dir, `m${me}`), addr: addrs[me - 1], server, initialMembers: members, log: (l) => process.stderr.write(l + "\n") });
+await m.start();
+server.addService(DispatcherService, dispatcherServer(m) as unknown as UntypedServiceImplementation);
+server.addService(ControlService, forwardingControl(m, localControl(m)) as unknown as UntypedServiceImplementation);
+await new Promise<void>((res, rej) => server.bindAsync(addrs[me - 1], ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
+if (me === 1) {
+  while (!m.isLeader()) await new Promise((r) => setTimeout(r, 10));
+  await m.store.update((tx) => tx.create("cluster", { id: "bench", spec: { annotations: { name: "default", labels: {} } }, joinTokens: { worker: makeJoinToken("bench"), manager: makeJoinToken("bench") } }));
+}
+process.on("SIGUSR2", () => {
+  const u = process.cpuUsage();
+  process.stdout.write(JSON.stringify({ cpuMs: (u.user + u.system) / 1000, leader: m.isLeader() }) + "\n");
+});
+process.on("SIGTERM", () => void m.stop().then(() => process.exit(0)));
+process.stdout.write("ready\n");
