@@ -5,7 +5,7 @@
 // answers, the worker and the engine keep running and restarting what they have.
 import { credentials, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import type { NodeDescription, NodeRole, Task } from "../../proto/gen/cluster.js";
-import { DispatcherClient, type AgentMessage, type ManagerMessage, type TaskStatusUpdate } from "../../proto/gen/swarm.js";
+import { DispatcherClient, type AgentMessage, type ManagerMessage, type RaftMember, type TaskStatusUpdate } from "../../proto/gen/swarm.js";
 
 export interface SessionOptions {
   nodeId: string;
@@ -17,7 +17,8 @@ export interface SessionOptions {
   /** Every status the worker knows, resent in full on each new session. */
   statuses: () => TaskStatusUpdate[];
   onManagers?: (addrs: string[]) => void;
-  onRole?: (role: NodeRole) => void;
+  /** The role the managers give this node, with the Raft group when it is a manager. */
+  onRole?: (role: NodeRole, raftMembers: RaftMember[]) => void;
   /** The leader said this node is no longer in the swarm. */
   onRemoved?: (message: string) => void;
   log?: (line: string) => void;
@@ -99,7 +100,7 @@ export class Session {
       this.o.onManagers?.(this.managers);
     }
     if (m.heartbeatPeriodMs) this.startHeartbeat(m.heartbeatPeriodMs);
-    this.o.onRole?.(m.role);
+    this.o.onRole?.(m.role, m.raftMembers);
     if (m.hasTasks) this.tasks.clear();
     for (const t of m.tasks) this.tasks.set(t.id, t);
     for (const id of m.removed) this.tasks.delete(id);

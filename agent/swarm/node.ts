@@ -4,12 +4,14 @@
 import { createSocket } from "node:dgram";
 import { arch, cpus, hostname, networkInterfaces, totalmem } from "node:os";
 import { join } from "node:path";
-import { credentials, Server, ServerCredentials, status, type ServiceError, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { rmSync } from "node:fs";
+import { credentials, Server, ServerCredentials, status, type ServiceDefinition, type ServiceError, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { NodeAvailability, NodeRole, NodeState, type NodeDescription } from "../../proto/gen/cluster.js";
 import {
-  AgentService, ControlService, DispatcherClient, DispatcherService, type ControlServer, type InitRequest, type InitResponse, type JoinRequest, type JoinResponse,
-  type LeaveRequest, type NodeJoinResponse, type SwarmInfo, type SwarmServer,
+  AgentService, ControlService, DispatcherClient, DispatcherService, type ControlServer, type DispatcherServer, type InitRequest, type InitResponse, type JoinRequest, type JoinResponse,
+  type LeaveRequest, type NodeJoinResponse, type RaftMember, type SwarmInfo, type SwarmServer,
 } from "../../proto/gen/swarm.js";
+import { RaftTransportService } from "../../proto/gen/raft_transport.js";
 import { makeJoinToken } from "../../manager/ca/tokens.js";
 import { Manager, newRaftId } from "../../manager/cluster/manager.js";
 import { ClusterError, dispatcherServer, forwardingControl, toStatus } from "../../manager/cluster/services.js";
@@ -38,7 +40,11 @@ export class SwarmNode {
   private worker?: Worker;
   private session?: Session;
   private control?: ControlServer;
+  private dispatcher?: DispatcherServer;
   private busy = false;
+  /** The role the managers last told this node, and whether a promotion or demotion runs. */
+  private toldRole?: { role: NodeRole; members: RaftMember[] };
+  private changingRole = false;
   private readonly log: (line: string) => void;
 
   constructor(private readonly o: SwarmNodeOptions) {
@@ -79,17 +85,7 @@ export class SwarmNode {
 
   /** The Control API on the local socket: this manager's (forwarding to the leader), or a clear refusal. */
   controlServer(): ControlServer {
-    const out: UntypedServiceImplementation = {};
-    for (const name of Object.keys(ControlService) as (keyof ControlServer)[]) {
-      out[name] = (call: { emit(e: "error", err: unknown): boolean }, cb?: (e: Partial<ServiceError>) => void) => {
-        const impl = this.control?.[name] as ((...a: unknown[]) => void) | undefined;
-        if (impl) return impl(call, cb);
-        const err = { code: status.FAILED_PRECONDITION, details: this.state ? WORKER_ONLY : NOT_IN_SWARM };
-        if (cb) cb(err);
-        else call.emit("error", err);
-      };
-    }
-    return out as ControlServer;
+    return delegating(ControlService, () => this.control, () => (this.state ? WORKER_ONLY : NOT_IN_SWARM)) as unknown as ControlServer;
   }
 
   info(): SwarmInfo {
@@ -147,7 +143,7 @@ export class SwarmNode {
     if (!r.token) throw new ClusterError(status.INVALID_ARGUMENT, "no join token: get one with \"shoal swarm join-token worker\" on a manager");
     const remote = withPort(r.remoteAddr);
     const addr = withPort(r.advertiseAddr || (await addressTowards(remote)));
-    const { res, leader } = await joinAt(remote, { token: r.token, addr, description: this.description() });
+    const { res, leader } = await joinAt(remote, { token: r.token, addr, description: this.description(), nodeId: randomId() });
     const s: SwarmState = { nodeId: res.nodeId, clusterId: res.clusterId, role: res.role, raftId: res.raftId, addr, listenAddr: listenOf(r.listenAddr, addr), managers: res.managers };
     try {
       if (res.role === NodeRole.NODE_ROLE_MANAGER) {
@@ -171,18 +167,26 @@ export class SwarmNode {
     if (s.role === NodeRole.NODE_ROLE_MANAGER && !r.force) {
       throw new ClusterError(status.FAILED_PRECONDITION, "this node is a manager: leaving takes a member out of the swarm's Raft group and can cost it its majority; demote it first, or use --force");
     }
-    // Tell the leader first, so its tasks are rescheduled at once rather than after the heartbeat timeout.
-    const managers = this.manager?.managerAddrs() ?? s.managers;
-    for (const m of managers.filter((a) => a !== s.addr)) {
+    // A leader hands over first, so the swarm has a leader to record the departure.
+    const m = this.manager;
+    if (m?.isLeader()) {
+      const other = m.raftMembers().find((x) => x.raftId !== s.raftId);
+      if (other) await m.raft.transferLeadership(other.raftId).catch((e: Error) => this.log(`shoal daemon: handing over leadership: ${e.message}`));
+    }
+    // Tell the leader, so the node's tasks are rescheduled at once rather than after the heartbeat
+    // timeout, and a manager leaves the Raft group.
+    const managers = (m?.managerAddrs() ?? s.managers).filter((a) => a !== s.addr || m?.isLeader() === false);
+    let told = false;
+    for (const addr of managers) {
       try {
-        await unaryAt(m, "leave", { nodeId: s.nodeId });
+        await atLeader(addr, "leave", { nodeId: s.nodeId }, 10_000);
+        told = true;
         break;
       } catch {
         /* try the next manager */
       }
     }
-    if (this.manager?.isLeader() && this.manager.managerAddrs().length > 1) await this.manager.raft.removeMember(s.raftId).catch(() => undefined);
-    else if (this.manager?.isLeader()) await unaryAt(s.addr, "leave", { nodeId: s.nodeId }).catch(() => undefined);
+    if (!told) this.log("shoal daemon: no manager could be told of this node leaving; it will be marked down when its heartbeats stop");
     await this.worker?.leave();
     await this.tearDown();
     removeSwarmState(this.o.dataRoot);
@@ -199,15 +203,11 @@ export class SwarmNode {
     this.server = server;
     this.worker = new Worker({ ...this.o.worker, nodeId: s.nodeId, stateDir: join(swarmDir(this.o.dataRoot), "worker"), report: (u) => this.session?.report(u), log: this.log });
     server.addService(AgentService, agentServer(this.worker) as unknown as UntypedServiceImplementation);
-    if (s.role === NodeRole.NODE_ROLE_MANAGER) {
-      const m = new Manager({ nodeId: s.nodeId, raftId: s.raftId, dataDir: join(swarmDir(this.o.dataRoot), "raft"), addr: s.addr, server, initialMembers: o.initialMembers, joinMembers: o.joinMembers, log: this.log });
-      this.manager = m;
-      await m.start();
-      server.addService(DispatcherService, dispatcherServer(m) as unknown as UntypedServiceImplementation);
-      const control = forwardingControl(m, localControl(m));
-      server.addService(ControlService, control as unknown as UntypedServiceImplementation);
-      this.control = control;
-    }
+    // Served on every node, answered only while it is a manager: a promotion needs no new port.
+    const notManager = () => "this node is not a swarm manager";
+    server.addService(DispatcherService, delegating(DispatcherService, () => this.dispatcher, notManager));
+    server.addService(ControlService, delegating(ControlService, () => this.control, notManager));
+    if (s.role === NodeRole.NODE_ROLE_MANAGER) await this.startManager(s, o.initialMembers, o.joinMembers);
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(s.listenAddr, ServerCredentials.createInsecure(), (err) => (err ? reject(new Error(`cannot listen on ${s.listenAddr}: ${err.message}; pass another --listen-addr`)) : resolve())),
     );
@@ -219,6 +219,7 @@ export class SwarmNode {
       description: () => this.description(),
       managers: s.managers,
       onTasks: (tasks) => this.worker?.assign(tasks),
+      onRole: (role, members) => this.roleTold(role, members),
       statuses: () => this.worker?.statuses() ?? [],
       onManagers: (managers) => {
         if (!this.state) return;
@@ -241,7 +242,82 @@ export class SwarmNode {
     this.manager = undefined;
     this.server = undefined;
     this.control = undefined;
+    this.dispatcher = undefined;
+    this.toldRole = undefined;
     this.state = undefined;
+  }
+
+  private raftDir(): string {
+    return join(swarmDir(this.o.dataRoot), "raft");
+  }
+
+  private async startManager(s: SwarmState, initialMembers?: Map<number, Member>, joinMembers?: Map<number, Member>): Promise<void> {
+    const m = new Manager({ nodeId: s.nodeId, raftId: s.raftId, dataDir: this.raftDir(), addr: s.addr, server: this.server!, initialMembers, joinMembers, log: this.log });
+    this.manager = m;
+    await m.start();
+    this.dispatcher = dispatcherServer(m);
+    this.control = forwardingControl(m, localControl(m));
+  }
+
+  private async stopManager(): Promise<void> {
+    const m = this.manager;
+    this.control = undefined;
+    this.dispatcher = undefined;
+    this.manager = undefined;
+    await m?.stop().catch(() => undefined);
+    this.server?.removeService(RaftTransportService);
+    rmSync(this.raftDir(), { recursive: true, force: true });
+  }
+
+  /** The managers' word on this node's role; a change is carried out one at a time. */
+  private roleTold(role: NodeRole, members: RaftMember[]): void {
+    this.toldRole = { role, members };
+    void this.followRole();
+  }
+
+  private async followRole(): Promise<void> {
+    if (this.changingRole || this.busy) return;
+    const s = this.state;
+    const told = this.toldRole;
+    if (!s || !told || told.role === s.role) return;
+    this.changingRole = true;
+    try {
+      if (told.role === NodeRole.NODE_ROLE_MANAGER) await this.promote(s, told.members);
+      else await this.demote(s);
+    } catch (err) {
+      this.log(`shoal daemon: changing role: ${(err as Error).message}; trying again`);
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      this.changingRole = false;
+    }
+    if (this.state && this.toldRole && this.toldRole.role !== this.state.role) void this.followRole();
+  }
+
+  /** Promoted: a new Raft member joins the group through the leader, as a joining manager does. */
+  private async promote(s: SwarmState, members: RaftMember[]): Promise<void> {
+    if (members.length === 0) throw new Error("no Raft members known yet");
+    const raftId = newRaftId();
+    const join = new Map(members.map((m) => [m.raftId, { raftAddress: m.addr, clientAddress: m.addr }]));
+    await this.startManager({ ...s, raftId }, undefined, join);
+    try {
+      await atLeader(this.session?.manager() ?? members[0].addr, "joinRaft", { nodeId: s.nodeId, raftId, addr: s.addr }, 60_000);
+    } catch (err) {
+      await this.stopManager();
+      throw err;
+    }
+    s.role = NodeRole.NODE_ROLE_MANAGER;
+    s.raftId = raftId;
+    saveSwarmState(this.o.dataRoot, s);
+    this.log(`shoal daemon: promoted to manager (raft member ${raftId})`);
+  }
+
+  /** Demoted: the group has already let this member go (see roleToSend); its member stops. */
+  private async demote(s: SwarmState): Promise<void> {
+    await this.stopManager();
+    s.role = NodeRole.NODE_ROLE_WORKER;
+    s.raftId = 0;
+    saveSwarmState(this.o.dataRoot, s);
+    this.log("shoal daemon: demoted to worker");
   }
 
   private description(): NodeDescription {
@@ -296,25 +372,40 @@ function unaryAt<Req>(addr: string, method: DispatcherUnary, req: Req, timeoutMs
   });
 }
 
-/** Joins through `remote`, following a follower's pointer to the leader. */
-async function joinAt(remote: string, req: { token: string; addr: string; description: NodeDescription }): Promise<{ res: NodeJoinResponse; leader: string }> {
+/**
+ * Calls a Dispatcher method at the leader, starting at `remote` and following followers' pointers.
+ * The methods are idempotent, so a call caught in a leader change (an election while the swarm
+ * grows) is made again, at whoever leads next.
+ */
+async function atLeader(remote: string, method: DispatcherUnary, req: unknown, timeoutMs = 15_000): Promise<{ res: unknown; leader: string }> {
   let at = remote;
-  for (let i = 0; i < 5; i++) {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; ; i++) {
     try {
-      const res = (await unaryAt(at, "join", req, 15_000)) as NodeJoinResponse;
-      return { res, leader: at };
+      return { res: await unaryAt(at, method, req, Math.max(1000, deadline - Date.now())), leader: at };
     } catch (err) {
       const e = err as ServiceError;
       const hint = /leader is at (\S+)/.exec(e.details ?? "")?.[1];
-      if (hint && hint !== at) {
+      if (hint && hint !== at && i < 20) {
         at = hint;
+        continue;
+      }
+      const electing = /no leader right now|leadership changed|not the leader|lost leadership/i.test(e.details ?? "");
+      if (electing && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        at = remote;
         continue;
       }
       if (e.code === status.UNAVAILABLE && /No connection|connect|ECONNREFUSED|Deadline/i.test(e.details ?? "")) throw new ClusterError(status.UNAVAILABLE, `cannot reach a manager at ${at}: check the address and that its daemon is in a swarm`);
       throw err;
     }
   }
-  throw new ClusterError(status.UNAVAILABLE, `could not find the swarm's leader through ${remote}: try again`);
+}
+
+/** Joins through `remote`, following a follower's pointer to the leader. */
+async function joinAt(remote: string, req: { token: string; addr: string; description: NodeDescription; nodeId: string }): Promise<{ res: NodeJoinResponse; leader: string }> {
+  const { res, leader } = await atLeader(remote, "join", req);
+  return { res: res as NodeJoinResponse, leader };
 }
 
 async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -323,4 +414,21 @@ async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Pr
     if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+type Member = { raftAddress: string; clientAddress: string };
+
+/** A service whose every method goes to `impl()` if there is one, or fails with `refusal()`. */
+function delegating(def: ServiceDefinition, impl: () => object | undefined, refusal: () => string): UntypedServiceImplementation {
+  const out: UntypedServiceImplementation = {};
+  for (const name of Object.keys(def)) {
+    out[name] = (call: { emit(e: "error", err: unknown): boolean }, cb?: (e: Partial<ServiceError>) => void) => {
+      const fn = (impl() as Record<string, ((...a: unknown[]) => void) | undefined> | undefined)?.[name];
+      if (fn) return fn(call, cb);
+      const err = { code: status.FAILED_PRECONDITION, details: refusal() };
+      if (cb) cb(err);
+      else call.emit("error", err);
+    };
+  }
+  return out;
 }

@@ -9,7 +9,7 @@ import { toStatus } from "./services.js";
 import type { Manager } from "./manager.js";
 
 export function localControl(m: Manager): ControlServer {
-  const api = new ControlApi(m.store);
+  const api = new ControlApi(m.store, { reachable: (n) => managerView(m, n).managerStatus?.reachability === Reachability.REACHABILITY_REACHABLE });
   const impl = controlServer(api, (call) => {
     api
       .getService({ ref: call.request.service })

@@ -10,8 +10,9 @@ import type { MemoryStore } from "../store/memory.js";
 import { StoreLoop } from "../store/loop.js";
 import { Orchestrator } from "../orchestrator/orchestrator.js";
 import { Scheduler } from "../scheduler/scheduler.js";
-import { allocate } from "../allocator/allocator.js";
+import { ALLOCATOR_FILTER, allocate } from "../allocator/allocator.js";
 import { Dispatcher } from "../dispatcher/dispatcher.js";
+import { RoleManager } from "../roles/roles.js";
 
 export interface ManagerOptions {
   nodeId: string;
@@ -61,7 +62,7 @@ export class Manager {
       server: o.server,
       log: this.log,
     });
-    this.dispatcher = new Dispatcher({ store, managers: () => this.managerAddrs(), heartbeatPeriodMs: o.heartbeatPeriodMs, log: this.log });
+    this.dispatcher = new Dispatcher({ store, managers: () => this.managerAddrs(), raftMembers: () => this.raftMembers(), heartbeatPeriodMs: o.heartbeatPeriodMs, log: this.log });
   }
 
   async start(): Promise<void> {
@@ -85,6 +86,11 @@ export class Manager {
   managerAddrs(): string[] {
     const members = Object.values(this.raft.status().members).map((m) => m.clientAddress ?? m.raftAddress);
     return [this.o.addr, ...members.filter((a) => a !== this.o.addr)];
+  }
+
+  /** The Raft group as a joining or promoted manager needs it. */
+  raftMembers(): { raftId: number; addr: string }[] {
+    return Object.entries(this.raft.status().members).map(([id, info]) => ({ raftId: Number(id), addr: info.clientAddress ?? info.raftAddress }));
   }
 
   async stop(): Promise<void> {
@@ -113,8 +119,15 @@ export class Manager {
     if (!this.leading || this.stopped) return;
     this.log(`manager: raft member ${this.o.raftId} leads; starting the control loops`);
     const onError = (e: unknown) => this.log(`manager: ${(e as Error).message}`);
-    const allocator = new StoreLoop(this.store, () => allocate(this.store, Date.now()), { filter: { kinds: ["task"] }, batchDelayMs: 5, firstDelayMs: 0, onError });
-    this.loops = [new Orchestrator(this.store, { onError, batchDelayMs: 10 }), allocator, new Scheduler(this.store, { onError, batchDelayMs: 10 }), this.dispatcher];
+    const allocator = new StoreLoop(this.store, () => allocate(this.store, Date.now(), { log: this.log }), { filter: ALLOCATOR_FILTER, batchDelayMs: 5, firstDelayMs: 0, onError });
+    const raft = this.raft;
+    const roles = new RoleManager(this.store, {
+      members: () => new Set(Object.keys(raft.status().members).map(Number)),
+      self: () => this.o.raftId,
+      removeMember: (id) => raft.removeMember(id),
+      transferLeadership: (to) => raft.transferLeadership(to),
+    }, this.log);
+    this.loops = [new Orchestrator(this.store, { onError, batchDelayMs: 10 }), allocator, new Scheduler(this.store, { onError, batchDelayMs: 10 }), roles, this.dispatcher];
     for (const l of this.loops) l.start();
   }
 

@@ -56,9 +56,15 @@ export function dispatcherServer(m: Manager): DispatcherServer {
     }),
     leave: unary(async (req) => {
       requireLeader(m);
+      const node = m.store.view((tx) => tx.get("node", req.nodeId));
+      // A manager leaving (--force) leaves the Raft group too, so the rest keep their majority.
+      const raftId = node?.managerStatus?.raftId ?? 0;
+      if (raftId && m.raft.status().members[raftId] && raftId !== m.raft.status().id) await m.raft.removeMember(raftId);
       await m.store.update((tx) => {
         const n = tx.get("node", req.nodeId);
-        if (n) tx.update("node", { ...n, status: { ...n.status, state: NodeState.NODE_STATE_DOWN, message: "node left the swarm", addr: n.status?.addr ?? "" } });
+        if (!n) return;
+        const spec = raftId ? { ...n.spec!, role: NodeRole.NODE_ROLE_WORKER } : n.spec;
+        tx.update("node", { ...n, spec, managerStatus: raftId ? undefined : n.managerStatus, status: { ...n.status, state: NodeState.NODE_STATE_DOWN, message: "node left the swarm", addr: n.status?.addr ?? "" } });
       });
       return {};
     }),
@@ -85,9 +91,15 @@ async function join(m: Manager, req: NodeJoinRequest): Promise<NodeJoinResponse>
   if (!cluster) throw new ClusterError(status.UNAVAILABLE, "the swarm is still starting: try again in a moment");
   const role = tokenRole(cluster, req.token);
   if (role === undefined) throw new ClusterError(status.PERMISSION_DENIED, 'the join token is not valid for this swarm (wrong, or rotated): get the current one with "shoal swarm join-token worker" on a manager');
+  // A retried join (its answer lost to a leader change) gets the node it already made.
+  const made = req.nodeId ? m.store.view((tx) => tx.get("node", req.nodeId)) : undefined;
+  if (made) {
+    if (made.status?.addr !== req.addr || made.spec?.role !== role) throw new ClusterError(status.ALREADY_EXISTS, `node id ${req.nodeId} is taken by another node: join again`);
+    return { nodeId: made.id, clusterId: cluster.id, role, managers: m.managerAddrs(), raftId: made.managerStatus?.raftId ?? 0, raftMembers: role === NodeRole.NODE_ROLE_MANAGER ? m.raftMembers() : [] };
+  }
   const raftId = role === NodeRole.NODE_ROLE_MANAGER ? newRaftId() : 0;
   const node: Node = {
-    id: randomId(),
+    id: /^[0-9a-z]{25}$/.test(req.nodeId) ? req.nodeId : randomId(),
     spec: { annotations: { name: "", labels: {} }, role, availability: NodeAvailability.NODE_AVAILABILITY_ACTIVE },
     description: req.description,
     status: { state: NodeState.NODE_STATE_UNKNOWN, message: "joined", addr: req.addr },
@@ -95,8 +107,7 @@ async function join(m: Manager, req: NodeJoinRequest): Promise<NodeJoinResponse>
     membership: 1,
   };
   await m.store.update((tx) => tx.create("node", node));
-  const members = Object.entries(m.raft.status().members).map(([id, info]) => ({ raftId: Number(id), addr: info.clientAddress ?? info.raftAddress }));
-  return { nodeId: node.id, clusterId: cluster.id, role, managers: m.managerAddrs(), raftId, raftMembers: role === NodeRole.NODE_ROLE_MANAGER ? members : [] };
+  return { nodeId: node.id, clusterId: cluster.id, role, managers: m.managerAddrs(), raftId, raftMembers: role === NodeRole.NODE_ROLE_MANAGER ? m.raftMembers() : [] };
 }
 
 /**

@@ -9,8 +9,9 @@ export class ControlError extends Error {
   constructor(
     readonly code: status,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = "ControlError";
   }
 }
@@ -26,14 +27,19 @@ export const unavailable = (m: string) => new ControlError(status.UNAVAILABLE, m
 /** Gives any error from validation or the store its status; keeps the first line of its message. */
 export function asControlError(err: unknown): ControlError {
   if (err instanceof ControlError) return err;
-  const e = err as Error & { code?: unknown };
+  const e = err as Error | undefined;
   const message = String(e?.message ?? err).split("\n")[0];
-  if (err instanceof SpecError || err instanceof ConstraintError) return invalid(message);
-  if (err instanceof ConflictError) return outOfDate(message);
-  if (err instanceof NameConflictError) return exists(message);
-  if (err instanceof NotFoundError) return notFound(message);
-  if (err instanceof InvariantError) return precondition(message);
+  return new ControlError(codeOf(err), message, { cause: err });
+}
+
+function codeOf(err: unknown): status {
+  if (err instanceof SpecError || err instanceof ConstraintError) return status.INVALID_ARGUMENT;
+  if (err instanceof ConflictError) return status.ABORTED;
+  if (err instanceof NameConflictError) return status.ALREADY_EXISTS;
+  if (err instanceof NotFoundError) return status.NOT_FOUND;
+  if (err instanceof InvariantError) return status.FAILED_PRECONDITION;
   // Errors of other modules that already carry a status (e.g. an invalid image reference).
-  if (typeof e?.code === "number" && e.code in status) return new ControlError(e.code as status, message);
-  return new ControlError(status.UNKNOWN, message);
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === "number" && code in status) return code;
+  return status.UNKNOWN;
 }

@@ -3,8 +3,8 @@
 // node the whole set of its tasks whenever that set changes, and writes agents' task status
 // reports back to the store in batches.
 import { status as grpcStatus, type ServerDuplexStream } from "@grpc/grpc-js";
-import { NodeState, TaskState, type Node, type NodeDescription, type Task, type TaskStatus } from "../../proto/gen/cluster.js";
-import type { AgentMessage, ManagerMessage } from "../../proto/gen/swarm.js";
+import { NodeRole, NodeState, TaskState, type Node, type NodeDescription, type Task, type TaskStatus } from "../../proto/gen/cluster.js";
+import type { AgentMessage, ManagerMessage, RaftMember } from "../../proto/gen/swarm.js";
 import { byNodeId, type Store, type StoreEvent } from "../store/types.js";
 import { liveness } from "./liveness.js";
 
@@ -17,6 +17,8 @@ export interface DispatcherOptions {
   store: Store;
   /** Cluster addresses of the managers, for agents to fail over to. */
   managers: () => string[];
+  /** The Raft group, for nodes told they are managers (promotion). */
+  raftMembers?: () => RaftMember[];
   heartbeatPeriodMs?: number;
   now?: () => number;
   log?: (line: string) => void;
@@ -183,7 +185,7 @@ export class Dispatcher {
         const n = e.new as Node | undefined;
         const id = (n ?? o)!.id;
         if (e.action === "create") this.lastSeen.set(id, this.now());
-        if (n && o && n.spec?.role !== o.spec?.role) this.full.add(id);
+        if (n && o && roleToSend(n) !== roleToSend(o)) this.full.add(id);
         if (e.action === "delete") {
           this.sessions.get(id)?.call.emit("error", { code: grpcStatus.NOT_FOUND, details: `node ${id} was removed from the swarm` });
           this.sessions.delete(id);
@@ -266,13 +268,15 @@ export class Dispatcher {
     this.changed.clear();
     const managers = this.o.managers();
     const base = { managers, heartbeatPeriodMs: this.periodMs };
+    const members = this.o.raftMembers?.() ?? [];
+    const roleOf = (node: Node) => ({ role: roleToSend(node), raftMembers: roleToSend(node) === NodeRole.NODE_ROLE_MANAGER ? members : [] });
     this.o.store.view((tx) => {
       for (const id of full) {
         const s = this.sessions.get(id);
         const node = tx.get("node", id);
         if (!s || !node) continue;
         const tasks = tx.find("task", byNodeId(id)).filter((t) => (t.status?.state ?? 0) >= TaskState.TASK_STATE_ASSIGNED);
-        s.call.write({ ...base, tasks, hasTasks: true, removed: [], role: node.spec?.role ?? 0 });
+        s.call.write({ ...base, tasks, hasTasks: true, removed: [], ...roleOf(node) });
       }
       for (const [id, taskIds] of changed) {
         const s = this.sessions.get(id);
@@ -285,8 +289,18 @@ export class Dispatcher {
           if (t && t.nodeId === id) tasks.push(t);
           else removed.push(tid);
         }
-        s.call.write({ ...base, tasks, hasTasks: false, removed, role: node.spec?.role ?? 0 });
+        s.call.write({ ...base, tasks, hasTasks: false, removed, ...roleOf(node) });
       }
     });
   }
+}
+
+/**
+ * The role a node is told. A demoted manager hears "worker" only once the Raft group no longer
+ * counts it (the role manager clears its manager status after removing it): stopping its member
+ * earlier could cost a two-manager group the majority it needs to remove it.
+ */
+export function roleToSend(n: Node): NodeRole {
+  if (n.spec?.role === NodeRole.NODE_ROLE_WORKER && n.managerStatus?.raftId) return NodeRole.NODE_ROLE_MANAGER;
+  return n.spec?.role ?? NodeRole.NODE_ROLE_WORKER;
 }

@@ -116,9 +116,11 @@ export class MemoryStore implements Store, Source {
   /**
    * Applies a committed change set: checks every write (versions, existence, names, state rules)
    * and then applies all of them, or throws and applies none. Deterministic given the same state,
-   * so every replica decides alike. Returns the new store version.
+   * so every replica decides alike. Returns the new store version: the next one, or `at` where
+   * the agreeing layer numbers change sets itself (the etcd revision), which must be higher.
    */
-  apply(cs: ChangeSet): number {
+  apply(cs: ChangeSet, at = this.index + 1): number {
+    if (at <= this.index) throw new Error(`change set version ${at} is not above the store's ${this.index}`);
     const check = new Transaction(this, () => {
       throw new Error("a committed change set must carry its ids");
     });
@@ -134,7 +136,7 @@ export class MemoryStore implements Store, Source {
         else check.delete(kind, object.id);
       }
     }
-    const version = ++this.index;
+    const version = (this.index = at);
     const events: StoreEvent[] = [];
     for (const a of cs.actions) {
       const { kind, object } = fromAction(a);

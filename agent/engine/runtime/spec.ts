@@ -34,6 +34,8 @@ export interface ContainerSpec {
   pidsMax?: number;
   /** Default "shoal": cgroups go to <hierarchy>/<cgroupParent>/<id>. */
   cgroupParent?: string;
+  /** "default" (Docker's default profile, the default) or "unconfined", as `--security-opt seccomp=unconfined`. */
+  seccomp?: "default" | "unconfined";
 }
 
 /** --cpus as a CFS quota over the default 100 ms period. */
@@ -75,6 +77,7 @@ export function encodeSpec(spec: ContainerSpec): string {
   if (spec.cpu) lines.push(["cpu", String(spec.cpu.quotaUs), String(spec.cpu.periodUs)]);
   if (spec.pidsMax) lines.push(["pids", String(spec.pidsMax)]);
   if (spec.cgroupParent) lines.push(["cgroup_parent", spec.cgroupParent]);
+  if (spec.seccomp === "unconfined") lines.push(["seccomp", "unconfined"]);
   return lines.map((l) => l.map(encodeField).join(" ")).join("\n") + "\n";
 }
 

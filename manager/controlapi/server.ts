@@ -1,0 +1,35 @@
+// The Control API as a gRPC service: each unary RPC answered by ControlApi, each failure as its
+// status with a one-line message; service logs streamed by the caller's function.
+import type { handleUnaryCall, sendUnaryData, ServerUnaryCall, ServerWritableStream } from "@grpc/grpc-js";
+import type { ControlServer, LogLine, ServiceLogsRequest } from "../../proto/gen/swarm.js";
+import type { ControlApi } from "./api.js";
+import { asControlError } from "./errors.js";
+
+function unary<Req, Res>(fn: (req: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
+  return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
+    fn(call.request).then(
+      (res) => cb(null, res),
+      (err) => {
+        const e = asControlError(err);
+        cb({ code: e.code, details: e.message });
+      },
+    );
+  };
+}
+
+export function controlServer(api: ControlApi, serviceLogs: (call: ServerWritableStream<ServiceLogsRequest, LogLine>) => void): ControlServer {
+  return {
+    getJoinTokens: unary((r) => api.getJoinTokens(r)),
+    listNodes: unary((r) => api.listNodes(r)),
+    getNode: unary((r) => api.getNode(r)),
+    updateNode: unary((r) => api.updateNode(r)),
+    removeNode: unary((r) => api.removeNode(r)),
+    createService: unary((r) => api.createService(r)),
+    getService: unary((r) => api.getService(r)),
+    listServices: unary((r) => api.listServices(r)),
+    updateService: unary((r) => api.updateService(r)),
+    removeService: unary((r) => api.removeService(r)),
+    listTasks: unary((r) => api.listTasks(r)),
+    serviceLogs,
+  };
+}

@@ -1,0 +1,132 @@
+// An etcd lease kept alive from this process, with a local bound on how long etcd surely still
+// holds it: the send time of the last acknowledged keepalive plus the TTL etcd granted. Past that
+// bound the lease counts as lost here, before etcd can have expired it, so a holder that cannot
+// reach etcd stops acting first.
+import type { Etcd3, ILeaseKeepAliveResponse } from "etcd3";
+import { within } from "../store/etcd/client.js";
+
+interface KeepAliveStream {
+  on(event: "data", fn: (res: ILeaseKeepAliveResponse) => void): KeepAliveStream;
+  on(event: "error" | "end", fn: (err?: Error) => void): KeepAliveStream;
+  write(req: { ID: string }): void;
+  end(): void;
+  cancel?(): void;
+}
+
+export class Lease {
+  private stream?: KeepAliveStream;
+  private opening = false;
+  /** Send times of keepalives not yet answered on the current stream, oldest first. */
+  private pending: number[] = [];
+  private ticker?: NodeJS.Timeout;
+  private expiry?: NodeJS.Timeout;
+  private lostListeners: (() => void)[] = [];
+  private over = false;
+
+  private constructor(
+    private readonly client: Etcd3,
+    readonly id: string,
+    /** The TTL etcd granted: at least its minimum, which grows with its election timeout. */
+    readonly ttlMs: number,
+    private validUntil: number,
+  ) {
+    // Four keepalives a TTL: one lost or slow still leaves the lease standing.
+    this.ticker = setInterval(() => this.keepAlive(), Math.max(50, ttlMs / 4));
+    this.armExpiry();
+  }
+
+  /** Grants a lease of `ttlSec` (etcd may raise it to its minimum) and keeps it alive. One attempt. */
+  static async grant(client: Etcd3, ttlSec: number, callTimeoutMs: number): Promise<Lease> {
+    const sent = Date.now();
+    const res = await client.leaseClient.leaseGrant({ TTL: ttlSec }, within(callTimeoutMs));
+    if (res.error) throw new Error(`etcd refused a lease: ${res.error}`);
+    const ttlMs = Number(res.TTL) * 1000;
+    return new Lease(client, res.ID, ttlMs, sent + ttlMs);
+  }
+
+  /** Whether etcd surely still holds the lease. */
+  get alive(): boolean {
+    return !this.over && Date.now() < this.validUntil;
+  }
+
+  /** Called once, when the lease is lost (expired here, refused by etcd, or revoked). */
+  onLost(fn: () => void): void {
+    if (this.over) fn();
+    else this.lostListeners.push(fn);
+  }
+
+  /** Ends the lease at etcd now (its keys go at once), or lets it expire if etcd cannot be reached. */
+  async revoke(callTimeoutMs: number): Promise<void> {
+    this.lose();
+    await this.client.leaseClient.leaseRevoke({ ID: this.id }, within(callTimeoutMs)).catch(() => undefined);
+  }
+
+  /** Stops keeping the lease alive without telling etcd: it expires after its TTL. */
+  release(): void {
+    this.lose();
+  }
+
+  private keepAlive(): void {
+    if (this.over) return;
+    if (this.stream) return this.send();
+    if (this.opening) return;
+    this.opening = true;
+    this.pending = [];
+    this.client.leaseClient.leaseKeepAlive().then(
+      (s) => {
+        this.opening = false;
+        const stream = s as unknown as KeepAliveStream;
+        if (this.over) return void end(stream);
+        this.stream = stream;
+        const drop = () => {
+          if (this.stream !== stream) return;
+          this.stream = undefined;
+          end(stream);
+        };
+        stream.on("data", (res) => this.stream === stream && this.answered(res));
+        stream.on("error", drop);
+        stream.on("end", drop);
+        this.send();
+      },
+      () => (this.opening = false), // the next tick tries again
+    );
+  }
+
+  private send(): void {
+    if (!this.stream || this.over) return;
+    this.pending.push(Date.now());
+    this.stream.write({ ID: this.id });
+  }
+
+  private answered(res: ILeaseKeepAliveResponse): void {
+    const sent = this.pending.shift();
+    if (this.over || sent === undefined) return;
+    if (Number(res.TTL) <= 0) return this.lose(); // etcd no longer has it
+    this.validUntil = Math.max(this.validUntil, sent + Number(res.TTL) * 1000);
+    this.armExpiry();
+  }
+
+  private armExpiry(): void {
+    clearTimeout(this.expiry);
+    this.expiry = setTimeout(() => (Date.now() >= this.validUntil ? this.lose() : this.armExpiry()), Math.max(0, this.validUntil - Date.now()));
+  }
+
+  private lose(): void {
+    if (this.over) return;
+    this.over = true;
+    clearInterval(this.ticker);
+    clearTimeout(this.expiry);
+    if (this.stream) end(this.stream);
+    this.stream = undefined;
+    for (const fn of this.lostListeners.splice(0)) fn();
+  }
+}
+
+function end(s: KeepAliveStream): void {
+  try {
+    s.end();
+    s.cancel?.();
+  } catch {
+    // already ended
+  }
+}
