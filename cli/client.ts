@@ -1,6 +1,6 @@
 // The CLI's connection to a daemon's engine API, and the one way the CLI turns failures into a
 // one-line message.
-import { credentials, Metadata, status, type CallOptions, type ServiceError } from "@grpc/grpc-js";
+import { credentials, Metadata, status, type CallOptions, type Client, type ServiceError } from "@grpc/grpc-js";
 import { EngineClient } from "../proto/gen/engine.js";
 
 export const DEFAULT_HOST = "unix:///run/shoal/shoal.sock";
@@ -31,7 +31,7 @@ export function describe(err: unknown, host: string): string {
 // The widest overload of a generated unary method (TypeScript infers from the last one).
 type Unary<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
-/** Calls a unary method as a promise. */
-export function call<Req, Res>(client: EngineClient, method: Unary<Req, Res>, req: Req): Promise<Res> {
+/** Calls a unary method of any generated client as a promise. */
+export function call<Req, Res>(client: Client, method: Unary<Req, Res>, req: Req): Promise<Res> {
   return new Promise((resolve, reject) => method.call(client, req, new Metadata(), {}, (err, res) => (err ? reject(err) : resolve(res))));
 }

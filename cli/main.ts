@@ -18,6 +18,9 @@ const groups = [
   () => import("./commands/images.js"),
   () => import("./commands/volumes.js"),
   () => import("./commands/system.js"),
+  () => import("./commands/swarm.js"),
+  () => import("./commands/node.js"),
+  () => import("./commands/service.js"),
 ];
 for (const g of await Promise.all(groups.map((load) => load()))) g.register(program);
 (await import("./commands/lab.js")).registerLab(program);

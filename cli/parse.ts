@@ -39,9 +39,9 @@ export function parseEnv(s: string): string {
 
 export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
-/** "3 seconds ago" for a unix time. */
-export function ago(unixSeconds: number): string {
-  const s = Math.max(0, Math.floor(Date.now() / 1000 - unixSeconds));
+/** "3 seconds ago" for a unix time (seen at `nowMs`). */
+export function ago(unixSeconds: number, nowMs = Date.now()): string {
+  const s = Math.max(0, Math.floor(nowMs / 1000 - unixSeconds));
   if (s < 60) return s <= 1 ? "Less than a second ago" : `${s} seconds ago`;
   const m = Math.floor(s / 60);
   if (m < 60) return m === 1 ? "About a minute ago" : `${m} minutes ago`;

@@ -109,25 +109,29 @@ export class SwarmNode {
     const addr = withPort(r.advertiseAddr || firstAddress());
     const s: SwarmState = { nodeId: randomId(), clusterId: randomId(), role: NodeRole.NODE_ROLE_MANAGER, raftId: newRaftId(), addr, listenAddr: listenOf(r.listenAddr, addr), managers: [addr] };
     try {
-      await this.bringUp(s, { initialMembers: new Map([[s.raftId, { raftAddress: addr, clientAddress: addr }]]) });
-      const m = this.manager!;
-      await waitFor(() => m.isLeader(), 10_000, "the new swarm's manager did not become leader");
       const tokens = { worker: makeJoinToken(s.clusterId), manager: makeJoinToken(s.clusterId) };
-      await m.store.update((tx) => {
-        tx.create("cluster", {
-          id: s.clusterId,
-          spec: { annotations: { name: "default", labels: {} }, dispatcher: { heartbeatPeriodMs: 500 }, orchestration: { taskHistoryRetentionLimit: 5 } },
-          joinTokens: tokens,
+      // The cluster and this node are recorded before its agent's session opens: a session from
+      // an unknown node is turned away for good.
+      const record = async () => {
+        const m = this.manager!;
+        await waitFor(() => m.isLeader(), 10_000, "the new swarm's manager did not become leader");
+        await m.store.update((tx) => {
+          tx.create("cluster", {
+            id: s.clusterId,
+            spec: { annotations: { name: "default", labels: {} }, dispatcher: { heartbeatPeriodMs: 500 }, orchestration: { taskHistoryRetentionLimit: 5 } },
+            joinTokens: tokens,
+          });
+          tx.create("node", {
+            id: s.nodeId,
+            spec: { annotations: { name: "", labels: {} }, role: NodeRole.NODE_ROLE_MANAGER, availability: NodeAvailability.NODE_AVAILABILITY_ACTIVE },
+            description: this.description(),
+            status: { state: NodeState.NODE_STATE_UNKNOWN, message: "", addr },
+            managerStatus: { raftId: s.raftId, addr, leader: true, reachability: 2 },
+            membership: 1,
+          });
         });
-        tx.create("node", {
-          id: s.nodeId,
-          spec: { annotations: { name: "", labels: {} }, role: NodeRole.NODE_ROLE_MANAGER, availability: NodeAvailability.NODE_AVAILABILITY_ACTIVE },
-          description: this.description(),
-          status: { state: NodeState.NODE_STATE_UNKNOWN, message: "", addr },
-          managerStatus: { raftId: s.raftId, addr, leader: true, reachability: 2 },
-          membership: 1,
-        });
-      });
+      };
+      await this.bringUp(s, { initialMembers: new Map([[s.raftId, { raftAddress: addr, clientAddress: addr }]]), beforeSession: record });
       saveSwarmState(this.o.dataRoot, s);
       return { nodeId: s.nodeId, workerToken: tokens.worker, managerToken: tokens.manager };
     } catch (err) {

@@ -18,7 +18,7 @@ export function agentServer(worker: Worker): AgentServer {
         return [
           followLogs(worker.engine, { id: rec.id, follow: req.follow, tail, timestamps: true }, (chunk) => {
             if (!chunk.stream || abort.signal.aborted) return; // the follower's acknowledgement
-            call.write({ taskId, slot: 0, nodeId: "", nodeName: "", serviceName: "", stream: chunk.stream, line: chunk.data, timeUnixNano: (Date.parse(chunk.time) || Date.now()) * 1e6 });
+            call.write({ taskId, slot: 0, nodeId: "", nodeName: "", serviceName: "", stream: chunk.stream, line: chunk.data, timeUnixMicro: (Date.parse(chunk.time) || Date.now()) * 1000 });
           }, abort.signal),
         ];
       });

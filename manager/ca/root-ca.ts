@@ -1,15 +1,19 @@
 // The cluster's root CA: made by the first manager (ECDSA P-256, self-signed), it signs every
 // node's certificate from the node's CSR. Managers hold its key; workers hold only the
 // certificate, to verify with.
-import { createHash, createPublicKey, randomBytes, webcrypto, X509Certificate as NodeX509 } from "node:crypto";
+import { createHash, createPublicKey, randomBytes, webcrypto, X509Certificate as NodeX509, type KeyObject } from "node:crypto";
 import { checkId, identityOf, roleName, type NodeIdentity } from "./identity.js";
 import { EC_P256, exportPrivateKey, generateKeyPair, importPrivateKey, x509, type PrivateKey } from "./x509.js";
 
 const DAY_MS = 24 * 3600 * 1000;
 export const DEFAULT_NODE_CERT_VALIDITY_MS = 90 * DAY_MS;
 export const ROOT_CA_VALIDITY_MS = 20 * 365 * DAY_MS;
-/** Certificates start a little in the past, so a node whose clock is behind accepts them at once. */
-const BACKDATE_MS = 5 * 60 * 1000;
+/**
+ * Certificates start a little in the past, so a node whose clock is behind accepts them at once:
+ * 5 minutes, or a tenth of the validity for short ones (so renewal, timed over the whole
+ * validity, still falls after the issue).
+ */
+const backdate = (validityMs: number) => Math.min(5 * 60 * 1000, Math.floor(validityMs / 10));
 /** Shorter validity would renew faster than a node can ask; tests use seconds, nothing less. */
 const MIN_VALIDITY_MS = 1000;
 const ROOT_CN = "swarm-ca";
@@ -68,7 +72,7 @@ export class RootCA {
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: serialNumber(),
       name: [{ CN: [ROOT_CN] }],
-      notBefore: new Date(now - BACKDATE_MS),
+      notBefore: new Date(now - backdate(ROOT_CA_VALIDITY_MS)),
       notAfter: new Date(now + ROOT_CA_VALIDITY_MS),
       signingAlgorithm: EC_P256,
       keys,
@@ -96,8 +100,7 @@ export class RootCA {
     const key = await importPrivateKey(keyPem).catch((err: Error) => {
       throw new CertificateError(`the root CA key cannot be read: ${err.message}`);
     });
-    const spki = (k: ReturnType<typeof createPublicKey>) => k.export({ type: "spki", format: "der" });
-    if (!spki(createPublicKey(keyPem)).equals(spki(cert.publicKey)))
+    if (!keyMatches(cert, keyPem))
       throw new CertificateError("the root CA key does not belong to the root CA certificate");
     return new RootCA(certPem, cert, key, keyPem);
   }
@@ -130,7 +133,7 @@ export class RootCA {
       serialNumber: serialNumber(),
       subject: [{ CN: [identity.nodeId] }, { OU: [ou] }, { O: [identity.clusterId] }],
       issuer: new x509.X509Certificate(this.certPem).subjectName,
-      notBefore: new Date(Math.min(now - BACKDATE_MS, notAfter)),
+      notBefore: new Date(Math.min(now - backdate(validityMs), notAfter)),
       notAfter: new Date(notAfter),
       signingAlgorithm: EC_P256,
       publicKey: csr.publicKey,
@@ -162,6 +165,17 @@ export class RootCA {
     if (now < info.notBefore) throw new CertificateError(`the certificate is not valid before ${new Date(info.notBefore).toISOString()}: check this machine's clock`);
     if (now >= info.notAfter) throw new CertificateError(`the certificate expired at ${new Date(info.notAfter).toISOString()}`);
     return info;
+  }
+}
+
+/** Whether the private key `keyPem` is the one whose public half `cert` carries. */
+export function keyMatches(cert: NodeX509 | string, keyPem: string): boolean {
+  const c = typeof cert === "string" ? new NodeX509(cert) : cert;
+  const spki = (k: KeyObject) => k.export({ type: "spki", format: "der" });
+  try {
+    return spki(createPublicKey(keyPem)).equals(spki(c.publicKey));
+  } catch {
+    return false;
   }
 }
 

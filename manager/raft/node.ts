@@ -4,8 +4,8 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { ChannelCredentials, Server, ServerCredentials } from "@grpc/grpc-js";
-import { ConfChange, ConfChangeType, EntryType, type ConfState, type Entry, type HardState, type Message, type Snapshot } from "../../proto/gen/raft.js";
-import { DEFAULT_ELECTION_TICK, DEFAULT_HEARTBEAT_TICK, DEFAULT_TICK_MS, Role, type LogStorage, type RaftConfig, type Ready, type Status } from "./core/api.js";
+import { ConfChange, ConfChangeType, EntryType, type ConfState, type Entry, type Message, type Snapshot } from "../../proto/gen/raft.js";
+import { DEFAULT_ELECTION_TICK, DEFAULT_HEARTBEAT_TICK, DEFAULT_TICK_MS, MemoryStorage, RawNode, Role, type Ready } from "./core/index.js";
 import { Wal } from "./wal/index.js";
 import { Snapshotter } from "./snap/index.js";
 import { Transport } from "./transport/index.js";
@@ -14,36 +14,6 @@ import { decodeMemberInfo, encodeMemberInfo, ProposalIds, unwrapProposal, unwrap
 
 export { NotLeaderError, ProposalTimeoutError, LeadershipLostError, StoppedError } from "./errors.js";
 export type { MemberInfo } from "./envelope.js";
-
-/** What the driver needs from the pure core (manager/raft/core, etcd's RawNode shape). */
-export interface RaftCore {
-  tick(): void;
-  step(m: Message): void;
-  propose(data: Uint8Array): void;
-  proposeConfChange(cc: ConfChange): void;
-  hasReady(): boolean;
-  ready(): Ready;
-  advance(): void;
-  applyConfChange(cc: ConfChange): ConfState;
-  readIndex(context: Uint8Array): void;
-  transferLeader(to: number): void;
-  reportUnreachable(peer: number): void;
-  reportSnapshot(peer: number, ok: boolean): void;
-  status(): Status;
-}
-
-export interface CoreStorage extends LogStorage {
-  append(entries: Entry[]): void;
-  setHardState(hs: HardState): void;
-  applySnapshot(snap: Snapshot): void;
-  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot;
-  compact(index: number): void;
-}
-
-export interface CoreModule {
-  RawNode: new (config: RaftConfig) => RaftCore;
-  MemoryStorage: new () => CoreStorage;
-}
 
 /** The replicated application. apply() sees each committed entry once, in index order. */
 export interface StateMachine {
@@ -75,8 +45,8 @@ export interface RaftNodeOptions {
   server?: Server;
   channelCredentials?: ChannelCredentials;
   log?: (line: string) => void;
-  /** The core to drive; manager/raft/core by default (tests inject doubles). */
-  core?: CoreModule;
+  /** Called whenever this member's role or the leader it knows changes (from the Ready loop: keep it short). */
+  onLeadershipChange?: (change: { role: Role; leader: number }) => void;
 }
 
 export interface RaftNodeStatus {
@@ -100,8 +70,8 @@ interface Waiter {
 }
 
 export class RaftNode {
-  private rawNode!: RaftCore;
-  private storage!: CoreStorage;
+  private rawNode!: RawNode;
+  private storage!: MemoryStorage;
   private wal!: Wal;
   private readonly snapshotter: Snapshotter;
   private readonly transport: Transport;
@@ -122,8 +92,9 @@ export class RaftNode {
   private running = false;
   private kicked = false;
   private stopped = false;
+  private stopping?: Promise<void>;
   private fatal?: Error;
-  private readonly o: Required<Omit<RaftNodeOptions, "initialMembers" | "joinMembers" | "server" | "serverCredentials" | "channelCredentials" | "core">> & RaftNodeOptions;
+  private readonly o: Required<Omit<RaftNodeOptions, "initialMembers" | "joinMembers" | "server" | "serverCredentials" | "channelCredentials" | "onLeadershipChange">> & RaftNodeOptions;
 
   constructor(opts: RaftNodeOptions) {
     this.o = {
@@ -144,6 +115,11 @@ export class RaftNode {
         onMessage: (m) => this.stepSafely(m),
         onSnapshot: async (m) => this.stepSafely(m),
         reportUnreachable: (peer) => this.rawNode?.reportUnreachable(peer),
+        reportDisconnected: (peer) => {
+          if (!this.rawNode || this.stopped) return;
+          this.rawNode.reportDisconnected(peer);
+          this.kick();
+        },
         reportSnapshot: (peer, ok) => {
           this.rawNode?.reportSnapshot(peer, ok);
           this.kick();
@@ -154,8 +130,7 @@ export class RaftNode {
 
   /** Recovers from disk (or bootstraps), starts the transport and the tick timer. */
   async start(): Promise<void> {
-    const core: CoreModule = this.o.core ?? (await import("./core/index.js"));
-    this.storage = new core.MemoryStorage();
+    this.storage = new MemoryStorage();
     const { wal, state } = await Wal.open(join(this.o.dataDir, "wal"), { log: this.o.log });
     this.wal = wal;
     let snap = this.snapshotter.loadNewest();
@@ -172,7 +147,7 @@ export class RaftNode {
     this.commit = hardState.commit;
     const after = snap?.metadata?.index ?? 0;
     this.storage.append(state.entries.filter((e) => e.index > after));
-    this.rawNode = new core.RawNode({
+    this.rawNode = new RawNode({
       id: this.o.id,
       electionTick: this.o.electionTick,
       heartbeatTick: this.o.heartbeatTick,
@@ -290,8 +265,14 @@ export class RaftNode {
     return this.members.get(this.leader);
   }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  /** Stops this member; a leader first hands leadership to the most caught-up voter, so the others need not wait out an election. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutDown();
+    return this.stopping;
+  }
+
+  private async shutDown(): Promise<void> {
+    if (this.role === Role.Leader && !this.fatal && !this.stopped) await this.handOff();
     this.stopped = true;
     clearInterval(this.ticker);
     const err = new StoppedError();
@@ -299,6 +280,17 @@ export class RaftNode {
     while (this.running) await sleep(5);
     await this.transport.close();
     await this.wal?.close();
+  }
+
+  private async handOff(): Promise<void> {
+    let to = 0;
+    let best = -1;
+    for (const [id, p] of this.rawNode.status().progress ?? []) {
+      if (id !== this.o.id && !p.learner && p.match > best) [to, best] = [id, p.match];
+    }
+    if (!to) return;
+    // Within one election timeout, or the others will have started an election of their own anyway.
+    await this.transferLeadership(to, this.o.electionTick * this.o.tickMs).catch((err: Error) => this.o.log(`raft: member ${this.o.id} stopping without handing over leadership: ${err.message}`));
   }
 
   // ---- the Ready loop ----
@@ -329,13 +321,24 @@ export class RaftNode {
 
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.leader);
+    // A leader replicates, and applies what it already holds on disk, while its own write runs
+    // (Raft thesis §10.2.1); everyone else persists first.
+    let applyLater = rd.committedEntries;
+    if (rd.messagesBeforePersist) {
+      if (rd.messages.length > 0) this.transport.send(rd.messages);
+      const onDisk = this.storage.lastIndex();
+      let n = 0;
+      while (n < applyLater.length && applyLater[n]!.index <= onDisk) this.applyEntry(applyLater[n++]!);
+      applyLater = applyLater.slice(n);
+    }
     // 1. persist
     const snap = rd.snapshot && rd.snapshot.metadata && rd.snapshot.metadata.index > 0 ? rd.snapshot : undefined;
     if (snap) {
       this.snapshotter.save(snap);
       await this.wal.saveSnapshotMarker(snap.metadata!.index, snap.metadata!.term);
     }
-    if (rd.hardState || rd.entries.length > 0) await this.wal.save(rd.hardState, rd.entries, rd.mustSync);
+    if (rd.entries.length > 0 || rd.mustSync) await this.wal.save(rd.hardState, rd.entries, rd.mustSync);
+    else if (rd.hardState) void this.wal.save(rd.hardState, [], false);
     if (snap) this.storage.applySnapshot(snap);
     if (rd.hardState) {
       this.storage.setHardState(rd.hardState);
@@ -344,13 +347,13 @@ export class RaftNode {
     }
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     // 2. send
-    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    if (!rd.messagesBeforePersist && rd.messages.length > 0) this.transport.send(rd.messages);
     // 3. apply
     if (snap) {
       this.restoreSnapshot(snap);
       this.snapshotsReceived++;
     }
-    for (const e of rd.committedEntries) this.applyEntry(e);
+    for (const e of applyLater) this.applyEntry(e);
     for (const rs of rd.readStates) {
       const w = this.reads.get(Buffer.from(rs.context).toString("hex"));
       if (w) w.index = rs.index;
@@ -368,6 +371,11 @@ export class RaftNode {
     if (wasLeader && role !== Role.Leader) {
       const err = new LeadershipLostError();
       for (const id of [...this.proposals.keys()]) this.settle(this.proposals, id, err);
+    }
+    try {
+      this.o.onLeadershipChange?.({ role, leader });
+    } catch (err) {
+      this.o.log(`raft: member ${this.o.id}: leadership listener failed: ${(err as Error).message}`);
     }
   }
 

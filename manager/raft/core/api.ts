@@ -77,7 +77,9 @@ export interface ReadState {
 /**
  * A batch of work. The caller must, in order: persist `hardState`, `entries` and `snapshot`
  * (fsync when `mustSync`), then send `messages`, apply `snapshot` and `committedEntries`, and
- * finally call `advance()`.
+ * finally call `advance()`. When `messagesBeforePersist` is set the messages may go out before
+ * or while the writes run, and committed entries the caller already holds on disk may be applied
+ * meanwhile: every committed entry is on the disks of a quorum.
  */
 export interface Ready {
   softState?: SoftState;
@@ -88,6 +90,8 @@ export interface Ready {
   committedEntries: Entry[];
   messages: Message[];
   mustSync: boolean;
+  /** The messages depend on none of this batch's writes (a leader's appends and heartbeats). */
+  messagesBeforePersist: boolean;
 }
 
 export interface Status {

@@ -27,6 +27,13 @@ export class RaftLog {
     return this.unstable.maybeLastIndex() ?? this.storage.lastIndex();
   }
 
+  /** Last index of the log that is on disk (unstable entries excluded): a leader's own progress. */
+  persistedLastIndex(): number {
+    const u = this.unstable;
+    if (u.entries.length === 0 && !u.snapshot) return this.lastIndex();
+    return Math.min(this.storage.lastIndex(), u.offset - 1);
+  }
+
   lastTerm(): number {
     const t = this.term(this.lastIndex());
     invariant(t !== undefined, () => `term of the last index ${this.lastIndex()} is unknown`);

@@ -111,8 +111,22 @@ export class ProgressTracker {
   learners = new Set<number>();
   progress = new Map<number, Progress>();
   votes = new Map<number, boolean>();
+  private sortedIds: number[] | undefined;
 
   constructor(private readonly maxInflight: number) {}
+
+  /** Every member's id in ascending order (the order messages go out in, for replayable runs). */
+  ids(): number[] {
+    this.sortedIds ??= [...this.progress.keys()].sort((a, b) => a - b);
+    return this.sortedIds;
+  }
+
+  clear(): void {
+    this.voters.clear();
+    this.learners.clear();
+    this.progress.clear();
+    this.sortedIds = undefined;
+  }
 
   quorum(): number {
     return Math.floor(this.voters.size / 2) + 1;
@@ -144,12 +158,13 @@ export class ProgressTracker {
     // A new member has had no chance to answer yet; do not let check-quorum count it as dead.
     fresh.recentActive = true;
     this.progress.set(id, fresh);
+    this.sortedIds = undefined;
   }
 
-  /** Fresh progress for everyone (a new term): next just past our log, match unknown. */
-  resetProgress(self: number, lastIndex: number): void {
+  /** Fresh progress for everyone (a new term): next just past our log, match unknown but our own. */
+  resetProgress(self: number, lastIndex: number, selfMatch: number): void {
     for (const [id, pr] of this.progress) {
-      const fresh = new Progress(id === self ? lastIndex : 0, lastIndex + 1, this.maxInflight, pr.isLearner);
+      const fresh = new Progress(id === self ? selfMatch : 0, lastIndex + 1, this.maxInflight, pr.isLearner);
       fresh.recentActive = id === self;
       this.progress.set(id, fresh);
     }
@@ -159,6 +174,7 @@ export class ProgressTracker {
     this.voters.delete(id);
     this.learners.delete(id);
     this.progress.delete(id);
+    this.sortedIds = undefined;
   }
 
   /** The largest index a quorum of voters has matched, or 0 without voters. */

@@ -4,6 +4,7 @@ import { ConfChange, EntryType, MessageType, type ConfState, type HardState, typ
 import { NONE, Role, type RaftConfig, type Ready, type SoftState, type Status } from "./api.js";
 import { invariant } from "./assert.js";
 import { isLocalMessage, isResponseMessage, message } from "./entries.js";
+import { leaderDisconnected } from "./follower.js";
 import { Raft } from "./raft.js";
 import { ProposalDroppedError } from "./api.js";
 
@@ -77,6 +78,11 @@ export class RawNode {
     this.raft.step(message({ type: MessageType.MSG_UNREACHABLE, from: id }));
   }
 
+  /** The transport saw its connection to `id` drop; if `id` led, campaign soon instead of waiting out the lease. */
+  reportDisconnected(id: number): void {
+    leaderDisconnected(this.raft, id);
+  }
+
   reportSnapshot(id: number, ok: boolean): void {
     this.raft.step(message({ type: MessageType.MSG_SNAP_STATUS, from: id, reject: !ok }));
   }
@@ -99,18 +105,24 @@ export class RawNode {
     const snapshot = r.log.unstable.snapshot;
     const soft = this.softState();
     const hard = r.hardState();
-    const rd: Ready = { readStates: r.readStates, entries, committedEntries, messages: r.msgs, mustSync: false, snapshot };
+    const rd: Ready = { readStates: r.readStates, entries, committedEntries, messages: r.msgs, mustSync: false, messagesBeforePersist: false, snapshot };
     if (!sameSoft(soft, this.prevSoft)) {
       rd.softState = soft;
       this.prevSoft = soft;
     }
+    let voteChanged = false;
     if (!sameHard(hard, this.prevHard)) {
       rd.hardState = hard;
-      rd.mustSync = hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote;
+      voteChanged = hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote;
+      rd.mustSync = voteChanged;
       this.prevHard = hard;
     }
     if (entries.length > 0 || snapshot) rd.mustSync = true;
+    // A leader's appends and heartbeats need none of this batch's writes (thesis §10.2.1): its
+    // own copy counts toward commit only once advance() says it is on disk.
+    rd.messagesBeforePersist = r.role === Role.Leader && !r.msgsAfterPersist && !voteChanged && !snapshot;
     r.msgs = [];
+    r.msgsAfterPersist = false;
     r.readStates = [];
     r.reduceUncommittedSize(committedEntries);
     const last = entries[entries.length - 1];
@@ -133,7 +145,10 @@ export class RawNode {
       if (log.applied < f.snapshotIndex) log.applied = f.snapshotIndex;
     }
     if (f.lastCommitted > 0) log.appliedTo(f.lastCommitted);
-    if (f.lastEntry) log.unstable.stableTo(f.lastEntry.index, f.lastEntry.term);
+    if (f.lastEntry) {
+      log.unstable.stableTo(f.lastEntry.index, f.lastEntry.term);
+      this.raft.appendPersisted(f.lastEntry.index, f.lastEntry.term);
+    }
   }
 
   status(): Status {

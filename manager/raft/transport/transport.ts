@@ -1,6 +1,8 @@
 // gRPC transport between managers. Per peer: one long-lived client stream carrying batches of
-// Raft messages in order, behind a bounded queue. A message that cannot be queued or sent is
-// dropped and the peer reported unreachable: Raft retransmits, and the core backs off to probing.
+// Raft messages in order: each send() writes one batch per peer at once (the caller batches per
+// Ready). A message that cannot be sent is dropped and the peer reported unreachable: Raft
+// retransmits, and the core backs off to probing. A stream that breaks, either way, is reported
+// as a disconnect, which lets a follower notice a dead leader without waiting out its lease.
 // Snapshots go in 1 MiB chunks on their own call, answered by one ack.
 import * as grpc from "@grpc/grpc-js";
 import { Message, MessageType } from "../../../proto/gen/raft.js";
@@ -12,6 +14,8 @@ export interface TransportHandler {
   /** An incoming snapshot message with its data reassembled; resolves once the core has it. */
   onSnapshot(m: Message): Promise<void>;
   reportUnreachable(peer: number): void;
+  /** A stream to or from `peer` broke (its process may have died). */
+  reportDisconnected(peer: number): void;
   reportSnapshot(peer: number, ok: boolean): void;
 }
 
@@ -50,11 +54,25 @@ export class Transport {
   serveOn(server: grpc.Server): void {
     server.addService(RaftTransportService, {
       send: (call: grpc.ServerReadableStream<RaftBatch, unknown>, done: grpc.sendUnaryData<object>) => {
+        let from = 0;
+        let ended = false;
+        const lost = (): void => {
+          if (ended) return;
+          ended = true;
+          if (from) this.opts.handler.reportDisconnected(from);
+        };
         call.on("data", (batch: RaftBatch) => {
-          for (const m of batch.messages) this.opts.handler.onMessage(m);
+          for (const m of batch.messages) {
+            from ||= m.from;
+            this.opts.handler.onMessage(m);
+          }
         });
-        call.on("end", () => done(null, {}));
-        call.on("error", () => {});
+        call.on("end", () => {
+          lost();
+          done(null, {});
+        });
+        call.on("error", lost);
+        call.on("cancelled", lost);
       },
       sendSnapshot: (call: grpc.ServerReadableStream<SnapshotChunk, unknown>, done: grpc.sendUnaryData<object>) => {
         let head: Message | undefined;
@@ -94,8 +112,9 @@ export class Transport {
     return this.peers.get(id)?.address;
   }
 
-  /** Queues messages for their peers; order per peer is kept. */
+  /** Sends messages to their peers, one batch per peer; order per peer is kept. */
   send(messages: Message[]): void {
+    const touched = new Set<Peer>();
     for (const m of messages) {
       const peer = this.peers.get(m.to);
       if (!peer) {
@@ -104,8 +123,9 @@ export class Transport {
         continue;
       }
       if (m.type === MessageType.MSG_SNAP) peer.sendSnapshot(m);
-      else peer.enqueue(m);
+      else if (peer.enqueue(m)) touched.add(peer);
     }
+    for (const p of touched) p.flush();
   }
 
   async close(): Promise<void> {
@@ -121,7 +141,6 @@ class Peer {
   private readonly client: RaftTransportClient;
   private stream?: grpc.ClientWritableStream<RaftBatch>;
   private queue: Message[] = [];
-  private flushScheduled = false;
   private blocked = false; // the stream's buffer is full: wait for 'drain'
   private downUntil = 0;
   private closed = false;
@@ -139,20 +158,17 @@ class Peer {
     });
   }
 
-  enqueue(m: Message): void {
+  /** Queues `m` for the next flush(); false if it was dropped instead. */
+  enqueue(m: Message): boolean {
     if (this.closed || Date.now() < this.downUntil || this.queue.length >= (this.opts.maxQueue ?? 4096)) {
       this.drop();
-      return;
+      return false;
     }
     this.queue.push(m);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    return true;
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
+  flush(): void {
     while (this.queue.length > 0 && !this.blocked && !this.closed) {
       const stream = this.stream ?? this.openStream();
       const messages = this.queue.splice(0, MAX_BATCH);
@@ -175,6 +191,7 @@ class Peer {
         this.downUntil = Date.now() + RECONNECT_BACKOFF_MS;
         this.queue = [];
         this.drop();
+        this.opts.handler.reportDisconnected(this.id);
       }
     });
     this.stream = stream;

@@ -1,89 +1,117 @@
-// A segmented write-ahead log of Raft entries, hard states and snapshot markers. Appends are
-// group-committed: every save() issued while a write+fdatasync is under way joins the next one,
-// so concurrent callers share one sync. Recovery cuts a torn or corrupt LAST record, and refuses
-// to start on damage anywhere else rather than silently drop acknowledged data.
-import { mkdirSync, readdirSync, truncateSync, unlinkSync, openSync, fsyncSync, closeSync } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+// A segmented write-ahead log of Raft entries, hard states and snapshot markers. Writes are
+// group-committed: every save() issued while a write is under way joins the next one. The segment
+// is opened O_DSYNC, so one write call is also the sync (one thread-pool trip, not two), and
+// segments are preallocated (segment.ts) so that sync does not have to grow the file.
+import { close, closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, write } from "node:fs";
 import { join } from "node:path";
 import { Entry, HardState } from "../../../proto/gen/raft.js";
-import { decodeMarker, encodeMarker, encodeRecord, RecordType } from "./record.js";
-import { parseSegmentName, scanSegment, segmentFileName, type SegmentName } from "./segment.js";
+import { encodeMarker, encodeRecord, RecordType } from "./record.js";
+import { replay, type WalState } from "./replay.js";
+import { parseSegmentName, segmentFileName, zeroFill, type SegmentName } from "./segment.js";
+
+export { WalCorruptError, type WalState } from "./replay.js";
 
 export interface WalOptions {
-  /** A segment is closed and a new one started once it grows past this. */
+  /** A segment's preallocated size; a new one is started when the next write would not fit. */
   segmentBytes?: number;
   /** Where recovery reports what it repaired. */
   log?: (line: string) => void;
 }
 
-/** What replay found: the newest hard state, every snapshot marker, and the live log. */
-export interface WalState {
-  hardState: HardState;
-  markers: { index: number; term: number }[];
-  /** Entries in index order, after the newest marker's index when one exists. */
-  entries: Entry[];
+/** The next segment, zero-filled in the background once the current one is half full. */
+const SPARE = "wal-spare.tmp";
+const SEGMENT_FLAGS = constants.O_WRONLY | constants.O_DSYNC;
+const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
+
+interface Waiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
 }
 
-export class WalCorruptError extends Error {}
-
 export class Wal {
-  private segments: SegmentName[];
-  private file!: FileHandle;
-  private fileBytes = 0;
+  private fd = -1;
+  /** Where the next record goes in the current segment. */
+  private offset = 0;
   private pending: Buffer[] = [];
-  private waiters: { sync: boolean; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private pendingFirstIndex: number | undefined;
+  private hardStateDirty = false;
+  private waiters: Waiter[] = [];
   private flushing = false;
   private closed = false;
   private failed?: Error;
-  private lastIndex: number;
+  private spare?: Promise<boolean>;
+  // Newest queued and newest written state: a new segment's head repeats what is already on disk.
+  private queuedLastIndex: number;
+  private writtenLastIndex: number;
   private hardState: HardState;
-  private lastMarker?: { index: number; term: number };
+  private writtenHardState: HardState;
+  private marker?: { index: number; term: number };
+  private writtenMarker?: { index: number; term: number };
   private readonly segmentBytes: number;
+  private readonly log: (line: string) => void;
 
-  private constructor(private readonly dir: string, segments: SegmentName[], state: WalState, opts: WalOptions) {
-    this.segments = segments;
-    this.segmentBytes = opts.segmentBytes ?? 64 * 1024 * 1024;
-    this.hardState = state.hardState;
-    this.lastMarker = state.markers.at(-1);
-    this.lastIndex = state.entries.at(-1)?.index ?? this.lastMarker?.index ?? 0;
+  private constructor(
+    private readonly dir: string,
+    private readonly segments: SegmentName[],
+    state: WalState,
+    opts: WalOptions,
+  ) {
+    this.segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    this.log = opts.log ?? ((line) => console.error(line));
+    this.hardState = this.writtenHardState = state.hardState;
+    this.marker = this.writtenMarker = state.markers.at(-1);
+    this.queuedLastIndex = this.writtenLastIndex = state.entries.at(-1)?.index ?? this.marker?.index ?? 0;
   }
 
   /** Opens (creating if needed) the WAL in `dir` and replays it. */
   static async open(dir: string, opts: WalOptions = {}): Promise<{ wal: Wal; state: WalState }> {
     mkdirSync(dir, { recursive: true });
     const log = opts.log ?? ((line) => console.error(line));
-    const segments = readdirSync(dir)
+    const names = readdirSync(dir);
+    if (names.includes(SPARE)) unlinkSync(join(dir, SPARE)); // may be half-filled
+    const segments = names
       .map(parseSegmentName)
       .filter((s): s is SegmentName => s !== undefined)
       .sort((a, b) => a.seq - b.seq);
-    const state = replay(dir, segments, log);
+    const { state, tail } = replay(dir, segments, log);
     const wal = new Wal(dir, segments, state, opts);
-    if (segments.length === 0) await wal.startSegment(1, state.entries.at(-1)?.index ?? 0);
-    else {
-      const last = segments.at(-1)!;
-      wal.file = await open(join(dir, last.file), "a");
-      wal.fileBytes = (await wal.file.stat()).size;
+    if (segments.length === 0) {
+      const first = { seq: 1, firstIndex: wal.queuedLastIndex + 1, file: segmentFileName(1, wal.queuedLastIndex + 1) };
+      await zeroFill(join(dir, first.file), 0, wal.segmentBytes);
+      syncDir(dir);
+      segments.push(first);
+    } else if (tail.size < wal.segmentBytes) {
+      // Written before segments were preallocated, or cut short: give it its full size.
+      await zeroFill(join(dir, segments.at(-1)!.file), tail.size, wal.segmentBytes);
     }
+    wal.fd = openSync(join(dir, segments.at(-1)!.file), SEGMENT_FLAGS);
+    wal.offset = tail.validBytes;
     return { wal, state };
   }
 
-  /** Appends a hard state (if any) and entries; resolves once durable when `sync` is true. */
+  /**
+   * Appends a hard state (if any) and entries; resolves once they are durable. With `sync` false
+   * (a hard state whose only change is the commit mark) nothing is written now: the records ride
+   * with the next synced write, which is fine because a lost commit mark is learned again.
+   */
   save(hardState: HardState | undefined, entries: Entry[], sync = true): Promise<void> {
-    for (const e of entries) {
-      this.pending.push(encodeRecord(RecordType.Entry, Entry.encode(e).finish()));
-      this.lastIndex = e.index;
+    if (this.failed) return Promise.reject(this.failed);
+    if (entries.length > 0) {
+      for (const e of entries) this.pending.push(encodeRecord(RecordType.Entry, Entry.encode(e).finish()));
+      this.pendingFirstIndex = Math.min(this.pendingFirstIndex ?? Infinity, entries[0]!.index);
+      this.queuedLastIndex = entries.at(-1)!.index;
     }
     if (hardState) {
       this.hardState = hardState;
-      this.pending.push(encodeRecord(RecordType.HardState, HardState.encode(hardState).finish()));
+      this.hardStateDirty = true;
     }
-    return this.flush(sync);
+    return sync ? this.flush() : Promise.resolve();
   }
 
   /** Records that a snapshot at (index, term) exists; replay starts from the newest marker. */
   saveSnapshotMarker(index: number, term: number): Promise<void> {
-    this.lastMarker = { index, term };
-    if (this.lastIndex < index) this.lastIndex = index;
+    this.marker = { index, term };
+    if (this.queuedLastIndex < index) this.queuedLastIndex = index;
     this.pending.push(encodeRecord(RecordType.SnapshotMarker, encodeMarker(index, term)));
     return this.flush();
   }
@@ -91,8 +119,8 @@ export class Wal {
   /** Deletes segments whose live entries are all at or below `snapshotIndex`. */
   releaseTo(snapshotIndex: number): number {
     let released = 0;
-    while (this.segments.length > 1 && this.segments[1].firstIndex <= snapshotIndex + 1) {
-      unlinkSync(join(this.dir, this.segments[0].file));
+    while (this.segments.length > 1 && this.segments[1]!.firstIndex <= snapshotIndex + 1) {
+      unlinkSync(join(this.dir, this.segments[0]!.file));
       this.segments.shift();
       released++;
     }
@@ -108,14 +136,14 @@ export class Wal {
     if (this.closed) return;
     await this.flush().catch(() => {});
     this.closed = true;
-    await this.file.close();
+    await this.spare;
+    closeSync(this.fd);
   }
 
-  /** Writes what is pending; with `sync`, resolves only once it is on stable storage. */
-  private flush(sync = true): Promise<void> {
+  private flush(): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     if (this.closed) return Promise.reject(new Error("wal: closed"));
-    const p = new Promise<void>((resolve, reject) => this.waiters.push({ sync, resolve, reject }));
+    const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (!this.flushing) void this.flushLoop();
     return p;
   }
@@ -124,20 +152,13 @@ export class Wal {
     this.flushing = true;
     try {
       while (this.waiters.length > 0) {
-        const batch = Buffer.concat(this.pending);
         const waiters = this.waiters;
-        this.pending = [];
         this.waiters = [];
         try {
-          if (batch.length > 0) {
-            await writeAll(this.file, batch);
-            this.fileBytes += batch.length;
-          }
-          if (waiters.some((w) => w.sync)) await this.file.datasync();
-          if (this.fileBytes >= this.segmentBytes) await this.rollover();
+          await this.writeBatch();
           for (const w of waiters) w.resolve();
         } catch (err) {
-          // A failed write or sync leaves the file's tail unknown: stop accepting writes for good.
+          // A failed write leaves the file's tail unknown: stop accepting writes for good.
           this.failed = new Error(`wal: write to ${this.dir} failed (${(err as Error).message}); restart the member to recover from the log`);
           for (const w of [...waiters, ...this.waiters]) w.reject(this.failed);
           this.waiters = [];
@@ -149,80 +170,80 @@ export class Wal {
     }
   }
 
-  // A new segment begins with the current hard state and snapshot marker so older segments can
-  // be released without losing them.
-  private async rollover(): Promise<void> {
-    await this.file.datasync();
-    await this.file.close();
-    const seq = (this.segments.at(-1)?.seq ?? 0) + 1;
-    await this.startSegment(seq, this.lastIndex + 1);
+  /** Writes everything queued as one durable write, starting a new segment first if it would not fit. */
+  private async writeBatch(): Promise<void> {
+    if (this.hardStateDirty) {
+      this.pending.push(encodeRecord(RecordType.HardState, HardState.encode(this.hardState).finish()));
+      this.hardStateDirty = false;
+    }
+    if (this.pending.length === 0) return;
+    const records = this.pending;
+    const firstIndex = this.pendingFirstIndex ?? this.writtenLastIndex + 1;
+    const written = { hardState: this.hardState, marker: this.marker, lastIndex: this.queuedLastIndex };
+    this.pending = [];
+    this.pendingFirstIndex = undefined;
+    let batch = records.length === 1 ? records[0]! : Buffer.concat(records);
+    let started: SegmentName | undefined;
+    if (this.offset > 0 && this.offset + batch.length > this.segmentBytes) {
+      started = await this.nextSegment(firstIndex);
+      batch = Buffer.concat([this.segmentHead(), batch]);
+    }
+    await pwrite(this.fd, batch, this.offset);
+    this.offset += batch.length;
+    // Only now may older segments be released: the new one's head is durable.
+    if (started) this.segments.push(started);
+    this.writtenHardState = written.hardState;
+    this.writtenMarker = written.marker;
+    this.writtenLastIndex = written.lastIndex;
+    if (this.offset > this.segmentBytes / 2) this.prepareSpare();
+  }
+
+  /** A new segment starts with the snapshot marker and hard state on disk, so older ones can go. */
+  private segmentHead(): Buffer {
     const head: Buffer[] = [];
-    if (this.lastMarker) head.push(encodeRecord(RecordType.SnapshotMarker, encodeMarker(this.lastMarker.index, this.lastMarker.term)));
-    head.push(encodeRecord(RecordType.HardState, HardState.encode(this.hardState).finish()));
-    const buf = Buffer.concat(head);
-    await writeAll(this.file, buf);
-    this.fileBytes = buf.length;
-    await this.file.datasync();
+    if (this.writtenMarker) head.push(encodeRecord(RecordType.SnapshotMarker, encodeMarker(this.writtenMarker.index, this.writtenMarker.term)));
+    head.push(encodeRecord(RecordType.HardState, HardState.encode(this.writtenHardState).finish()));
+    return Buffer.concat(head);
   }
 
-  private async startSegment(seq: number, firstIndex: number): Promise<void> {
+  private async nextSegment(firstIndex: number): Promise<SegmentName> {
+    const seq = this.segments.at(-1)!.seq + 1;
     const name = { seq, firstIndex, file: segmentFileName(seq, firstIndex) };
-    this.file = await open(join(this.dir, name.file), "a");
-    this.fileBytes = 0;
-    this.segments.push(name);
+    const path = join(this.dir, name.file);
+    const spareReady = this.spare ? await this.spare : false;
+    this.spare = undefined;
+    if (spareReady) renameSync(join(this.dir, SPARE), path);
+    else await zeroFill(path, 0, this.segmentBytes);
     syncDir(this.dir);
+    const old = this.fd;
+    this.fd = openSync(path, SEGMENT_FLAGS);
+    this.offset = 0;
+    close(old, () => {});
+    return name;
+  }
+
+  private prepareSpare(): void {
+    if (this.spare || this.closed) return;
+    this.spare = zeroFill(join(this.dir, SPARE), 0, this.segmentBytes).then(
+      () => true,
+      (err: Error) => {
+        this.log(`wal: could not prepare the next segment in ${this.dir} (${err.message}); will create it when needed`);
+        return false;
+      },
+    );
   }
 }
 
-function replay(dir: string, segments: SegmentName[], log: (line: string) => void): WalState {
-  let hardState: HardState = { term: 0, vote: 0, commit: 0 };
-  const markers: WalState["markers"] = [];
-  let entries: Entry[] = [];
-  segments.forEach((seg, i) => {
-    const path = join(dir, seg.file);
-    const scan = scanSegment(path);
-    if (scan.damage) {
-      const d = scan.damage;
-      const isLast = i === segments.length - 1;
-      if (!isLast || d.validRecordAfter >= 0) {
-        const where = d.validRecordAfter >= 0 ? `valid records follow at offset ${d.validRecordAfter}` : "later segments follow";
-        throw new WalCorruptError(
-          `wal: ${path} is corrupt at offset ${d.offset} (${d.why}) and ${where}; restore this member's data dir from a backup or remove the member and re-add it empty`,
-        );
-      }
-      log(`wal: ${path}: cut damaged last record at offset ${d.offset} (${d.why}); ${scan.size - d.offset} bytes dropped`);
-      truncateSync(path, d.offset);
-    }
-    for (const r of scan.records) {
-      if (r.type === RecordType.HardState) hardState = HardState.decode(r.payload);
-      else if (r.type === RecordType.SnapshotMarker) {
-        const m = decodeMarker(r.payload);
-        markers.push(m);
-        // Entries at or below the snapshot live in the snapshot; a gap means the log restarts there.
-        entries = entries.filter((e) => e.index > m.index);
-        if (entries.length > 0 && entries[0].index !== m.index + 1) entries = [];
-      } else {
-        const e = Entry.decode(r.payload);
-        const first = entries[0]?.index;
-        if (first !== undefined && e.index <= entries.at(-1)!.index) {
-          // A newer leader overwrote the tail: drop the conflicting suffix.
-          entries.length = Math.max(0, e.index - first);
-        } else if (first !== undefined && e.index !== entries.at(-1)!.index + 1) {
-          throw new WalCorruptError(`wal: ${path} has a gap before entry ${e.index} (last was ${entries.at(-1)!.index}); restore this member's data dir from a backup`);
-        }
-        entries.push(e);
-      }
-    }
+function pwrite(fd: number, buf: Buffer, position: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const from = (off: number): void =>
+      write(fd, buf, off, buf.length - off, position + off, (err, n) => {
+        if (err) reject(err);
+        else if (off + n < buf.length) from(off + n);
+        else resolve();
+      });
+    from(0);
   });
-  return { hardState, markers, entries };
-}
-
-async function writeAll(file: FileHandle, buf: Buffer): Promise<void> {
-  let off = 0;
-  while (off < buf.length) {
-    const { bytesWritten } = await file.write(buf, off, buf.length - off);
-    off += bytesWritten;
-  }
 }
 
 export function syncDir(dir: string): void {

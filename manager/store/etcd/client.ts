@@ -2,7 +2,8 @@
 // deadline on every call, which failures are worth retrying, and one log line when etcd stops
 // answering (and one when it answers again) instead of one per failed call.
 import { readFileSync } from "node:fs";
-import { Etcd3, GRPCCancelledError, GRPCDeadlineExceededError, GRPCInternalError, GRPCUnavailableError, type IOptions } from "etcd3";
+import { ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
+import { Etcd3, GRPCCancelledError, GRPCDeadlineExceededError, GRPCInternalError, GRPCUnavailableError, isRecoverableError, type IOptions } from "etcd3";
 
 export interface EtcdTls {
   /** PEM file of the CA that signed etcd's server certificates. */
@@ -28,8 +29,20 @@ export function connectEtcd(o: EtcdEndpoints): Etcd3 {
   if (secure > 0 && secure < o.endpoints.length) throw new Error("etcd endpoints mix http:// and https://: use one scheme for all");
   const options: IOptions = {
     hosts: o.endpoints.map((e) => e.replace(/\/$/, "")),
-    // Pings find a dead connection (a member gone without a FIN); etcd refuses pings more often than every 5 s.
-    grpcOptions: { "grpc.keepalive_time_ms": 10_000, "grpc.keepalive_timeout_ms": 5000 },
+    grpcOptions: {
+      // Pings find a dead connection (a member gone without a FIN); etcd refuses pings more often than every 5 s.
+      "grpc.keepalive_time_ms": 10_000,
+      "grpc.keepalive_timeout_ms": 5000,
+      // gRPC's reconnect backoff grows to 2 minutes while a member is down; a manager should be
+      // back within a second of etcd.
+      "grpc.initial_reconnect_backoff_ms": 100,
+      "grpc.max_reconnect_backoff_ms": 1000,
+    },
+    faultHandling: {
+      // etcd3 skips an endpoint for 5 s after 3 failures in a row. While etcd elects a leader every
+      // endpoint fails for a moment, and 5 s is longer than the election: skip for half a second.
+      host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 500, breaker: new ConsecutiveBreaker(3) }),
+    },
   };
   const tls = o.tls ?? {};
   if (tls.certFile || tls.keyFile || tls.caFile) {
@@ -63,9 +76,8 @@ const TRANSIENT_ETCD = /etcdserver: (leader changed|request timed out|no leader|
 /** A failure that may pass by itself: etcd unreachable, slow, or between leaders. */
 export function isTransient(err: unknown): boolean {
   if (err instanceof GRPCUnavailableError || err instanceof GRPCDeadlineExceededError || err instanceof GRPCCancelledError || err instanceof GRPCInternalError) return true;
-  const name = (err as Error)?.name ?? "";
-  // cockatiel's open circuit: every endpoint failed recently.
-  if (name === "BrokenCircuitError") return true;
+  // cockatiel's open circuit: every endpoint failed recently, so the pool tries none for a while.
+  if ((err as Error)?.constructor?.name === "BrokenCircuitError") return true;
   // Streams hand over gRPC's own errors, not the etcd3 package's classes.
   const code = (err as { code?: unknown })?.code;
   if (typeof code === "number" && [1, 4, 13, 14].includes(code)) return true;

@@ -25,7 +25,8 @@ export interface EtcdStoreOptions {
   callTimeoutMs?: number;
   /** How long a write keeps retrying while etcd is unreachable or between leaders. */
   writeTimeoutMs?: number;
-  /** Writes per change set of a batch; with their compares they must fit in maxTxnOps. */
+  /** Writes per change set of a batch. By default as many as surely fit in maxTxnOps: a write
+   * takes up to 3 operations of a kind (renaming puts the object, frees one name, takes another). */
   batchSize?: number;
   /** etcd's --max-txn-ops (128 unless the operator raised it). */
   maxTxnOps?: number;
@@ -48,7 +49,7 @@ export class EtcdStore {
     this.callTimeoutMs = o.callTimeoutMs ?? 3000;
     this.writeTimeoutMs = o.writeTimeoutMs ?? 15_000;
     this.maxTxnOps = o.maxTxnOps ?? 128;
-    this.store = new MemoryStore({ proposer: { propose: (cs) => this.propose(cs) }, batchSize: o.batchSize ?? 100, now: o.now });
+    this.store = new MemoryStore({ proposer: { propose: (cs) => this.propose(cs) }, batchSize: o.batchSize ?? Math.max(1, Math.floor((this.maxTxnOps - 1) / 3)), now: o.now });
     this.mirror = new Mirror({ client: o.client, keys: o.keys, replica: this.store, reach: o.reach, log: o.log, callTimeoutMs: this.callTimeoutMs, onReset: o.onReset });
   }
 
@@ -82,7 +83,11 @@ export class EtcdStore {
       try {
         res = await this.o.client.kv.txn(plan.request, within(this.callTimeoutMs, until));
       } catch (err) {
-        if (!isTransient(err)) throw new Error(`etcd refused the change (${reasonOf(err)}): nothing was written`);
+        if (!isTransient(err)) {
+          // After a send whose answer was lost, even a plain refusal cannot say nothing was written.
+          if (resent) throw new EtcdUnavailableError(reasonOf(err), true);
+          throw new Error(`etcd refused the change (${reasonOf(err)}): nothing was written`);
+        }
         this.o.reach.failed(err);
         resent ||= !NOT_SENT.test(String((err as Error).message));
         const wait = backoff(attempt);

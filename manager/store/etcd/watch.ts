@@ -4,7 +4,7 @@
 // resumes from the header revision of the last response, which can skip events a catching-up
 // watch had not yet been sent.)
 import type { Etcd3, IEvent, IWatchResponse } from "etcd3";
-import { type Reachability, backoff, isTransient, reasonOf } from "./client.js";
+import { type Reachability, backoff, isTransient, reasonOf, within } from "./client.js";
 import type { Range } from "./keys.js";
 
 export interface RangeWatchOptions {
@@ -35,6 +35,7 @@ export class RangeWatch {
   /** Bumped whenever a stream is given up, so late callbacks of an old one are ignored. */
   private generation = 0;
   private failures = 0;
+  private opened = false;
   private closed = false;
   private retry?: NodeJS.Timeout;
 
@@ -57,6 +58,24 @@ export class RangeWatch {
   private open(): void {
     if (this.closed) return;
     const gen = ++this.generation;
+    const resuming = this.opened;
+    this.opened = true;
+    // etcd keeps the puts but not the deletes of the revision it compacted at, and a watch from
+    // exactly that revision is not refused: it silently misses the deletes. So a resumed watch
+    // first reads at the revision before it; if that was compacted, the caller re-reads.
+    const probe = resuming ? this.o.client.kv.range({ key: this.o.range.key, revision: this.next - 1, limit: 1, count_only: true }, within(3000)) : Promise.resolve();
+    probe.then(
+      () => gen === this.generation && this.connect(gen),
+      (err) => {
+        if (gen !== this.generation) return;
+        if (!/required revision has been compacted/.test(String((err as Error)?.message))) return this.broken(gen, err);
+        this.close();
+        this.o.onCompacted(this.next - 1);
+      },
+    );
+  }
+
+  private connect(gen: number): void {
     this.o.client.watchClient.watch().then(
       (s) => {
         const stream = s as unknown as Stream;

@@ -10,16 +10,18 @@ afterEach(async () => {
 function recorder() {
   const got: Message[] = [];
   const unreachable: number[] = [];
+  const disconnected: number[] = [];
   const snapshots: { peer: number; ok: boolean }[] = [];
   const handler: TransportHandler = {
     onMessage: (m) => got.push(m),
     onSnapshot: async (m) => void got.push(m),
     reportUnreachable: (p) => unreachable.push(p),
+    reportDisconnected: (p) => disconnected.push(p),
     reportSnapshot: (peer, ok) => snapshots.push({ peer, ok }),
   };
   const t = new Transport({ handler });
   open.push(t);
-  return { t, got, unreachable, snapshots };
+  return { t, got, unreachable, disconnected, snapshots };
 }
 
 async function until(cond: () => boolean, ms = 10_000): Promise<void> {
@@ -53,6 +55,23 @@ describe("Raft transport", () => {
     expect(a.snapshots[0]).toEqual({ peer: 2, ok: true });
     expect(Buffer.from(b.got[0].snapshot!.data).equals(data)).toBe(true);
     expect(b.got[0].snapshot!.metadata!.index).toBe(50);
+  });
+
+  it("reports a disconnect on both sides when a peer goes away", async () => {
+    const a = recorder();
+    const b = recorder();
+    const port = await b.t.listen("127.0.0.1:0");
+    a.t.setPeer(2, `127.0.0.1:${port}`);
+    a.t.send([Message.fromPartial({ type: MessageType.MSG_HEARTBEAT, to: 2, from: 1 })]);
+    await until(() => b.got.length === 1);
+    await a.t.close(); // the sender goes: the receiver's stream from it ends
+    await until(() => b.disconnected.includes(1));
+    const c = recorder();
+    c.t.setPeer(2, `127.0.0.1:${port}`);
+    c.t.send([Message.fromPartial({ type: MessageType.MSG_HEARTBEAT, to: 2, from: 3 })]);
+    await until(() => b.got.length === 2);
+    await b.t.close(); // the receiver goes: the sender's stream to it breaks
+    await until(() => c.disconnected.includes(2));
   });
 
   it("reports a peer that is down as unreachable", async () => {

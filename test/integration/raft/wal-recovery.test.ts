@@ -1,5 +1,4 @@
-// WAL damage seen by a real member process. Uses the one-member stand-in core so it exercises the
-// process, WAL and snapshot paths on their own. Needs a build: npx tsc -p tsconfig.json.
+// WAL damage seen by a real member process (one voter, the real core). Needs a build: npx tsc -p tsconfig.json.
 import { afterEach, describe, expect, it } from "vitest";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -18,7 +17,7 @@ function lastWalSegment(m: Member): string {
 
 describe("WAL recovery in a member process", () => {
   it("repairs a torn or bit-flipped last record at start, and refuses to start on an earlier corrupt one", async () => {
-    cluster = await Cluster.start({ size: 1, env: { SHOAL_RAFT_TEST_CORE: "single-voter" } });
+    cluster = await Cluster.start({ size: 1 });
     const m = cluster.members[0];
     for (let i = 0; i < 20; i++) await cluster.client.put(`w${i}`, `v${i}`);
     await m.kill("SIGKILL");

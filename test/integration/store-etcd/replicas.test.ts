@@ -12,6 +12,9 @@ import { etcdHarness, service, until } from "./harness.js";
 
 const h = etcdHarness();
 
+/** Waits until both replicas have applied the same last change. */
+const synced = (a: EtcdStore, b: EtcdStore) => until(() => a.store.version === b.store.version, "both replicas are at one version");
+
 const summary = (e: StoreEvent) => `${e.version}:${e.action}:${(e.new ?? e.old)!.id}:${(e.new as { specVersion?: number } | undefined)?.specVersion ?? "-"}`;
 
 describe("etcd store: two instances on one prefix", () => {
@@ -34,7 +37,7 @@ describe("etcd store: two instances on one prefix", () => {
         }
       }),
     );
-    await until(() => a.store.version === b.store.version, "both replicas are at one version");
+    await synced(a, b);
     expect(seen[0].length).toBe(40);
     expect(seen[0].map(summary)).toEqual(seen[1].map(summary));
     const versions = seen[0].map((e) => e.version);
@@ -61,7 +64,7 @@ describe("etcd store: two instances on one prefix", () => {
     const lost = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     expect(won.length).toBe(1);
     expect(lost[0].reason).toBeInstanceOf(ConflictError);
-    await until(() => a.store.version === b.store.version, "both replicas are at one version");
+    await synced(a, b);
     const winner = results[0].status === "fulfilled" ? 2 : 3;
     expect(b.store.view((tx) => tx.get("service", id)!.specVersion)).toBe(winner);
     // The loser reads again and retries: now it goes through.
@@ -84,9 +87,11 @@ describe("etcd store: two instances on one prefix", () => {
       x.spec!.annotations!.name = "api";
       tx.update("service", x);
     });
+    await synced(a, b);
     await a.store.update((tx) => tx.create("service", service("web")));
     await expect(a.store.update((tx) => tx.create("service", service("API")))).rejects.toBeInstanceOf(NameConflictError);
     await b.store.update((tx) => tx.delete("service", id));
+    await synced(a, b);
     await a.store.update((tx) => tx.create("service", service("api")));
     await until(() => b.store.view((tx) => tx.find("service").length) === 2, "b sees both services");
   });
@@ -119,7 +124,7 @@ describe("etcd store: two instances on one prefix", () => {
       await h.client().kv.compact({ revision: head.header.revision, physical: true });
       c.restart(2);
 
-      await until(() => cut.store.view((tx) => tx.find("service").length) === 2 && !!cut.store.view((tx) => tx.find("service", byName("new"))[0]), `the replica caught up (it said: ${lines.join(" / ")}; it has ${cut.store.view((tx) => tx.find("service").map((s) => s.spec?.annotations?.name).join(","))})`, 60_000);
+      await until(() => cut.store.view((tx) => tx.find("service").length) === 2 && !!cut.store.view((tx) => tx.find("service", byName("new"))[0]), `the replica caught up (it said: ${lines.join(" / ")}; member alive ${c.members[2].alive}: ${c.members[2].log.slice(-1500)}; it has ${cut.store.view((tx) => tx.find("service").map((s) => s.spec?.annotations?.name).join(","))})`, 20_000);
       expect(lines.some((l) => l.includes("re-reading the store from etcd"))).toBe(true);
       expect(lines.filter((l) => l.includes("cannot reach etcd")).length).toBe(1);
       expect(cut.store.view((tx) => tx.get("service", kept)!.specVersion)).toBe(7);

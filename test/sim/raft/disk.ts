@@ -43,6 +43,13 @@ export class Disk {
     }
   }
 
+  /** Whether the synced state holds entry (index, term), in the log or inside the snapshot. */
+  holds(index: number, term: number): boolean {
+    if (this.snapshot && this.snapshot.metadata!.index >= index) return true;
+    const base = this.entries[0]?.index;
+    return base !== undefined && this.entries[index - base]?.term === term;
+  }
+
   /** Saves a snapshot the application made; it is synced at once and later log entries stay. */
   saveOwnSnapshot(s: Snapshot): void {
     this.sync();

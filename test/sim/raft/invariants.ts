@@ -11,6 +11,8 @@ export class Invariants {
   private readonly committedTerm: number[] = [];
   private readonly appliedData: string[] = [];
   private checkedCommit = new Map<number, number>();
+  /** Highest index checked for durability per leader and term ("id:term"). */
+  private durableChecked = new Map<string, number>();
 
   /** State machine safety: every member applies the same entry at each index. */
   onApply(m: SimMember, e: Entry): void {
@@ -32,6 +34,7 @@ export class Invariants {
           this.checkLeaderCompleteness(m);
         } else if (other !== m.id) fail(`election safety: members ${other} and ${m.id} both led term ${r.term}`);
       }
+      if (r.role === Role.Leader) this.checkDurableCommit(m, members);
       // Commit never goes back within one incarnation.
       const c = r.log.committed;
       if (c < m.lastCommit) fail(`member ${m.id}: commit went back from ${m.lastCommit} to ${c}`);
@@ -55,6 +58,25 @@ export class Invariants {
 
   resetMember(id: number): void {
     this.checkedCommit.delete(id);
+  }
+
+  /**
+   * Durability: an entry a leader counts as committed is on the synced disks of a quorum of its
+   * voters (its own included only once its write is synced), so no set of crashes can lose it.
+   */
+  private checkDurableCommit(leader: SimMember, members: SimMember[]): void {
+    const r = leader.node.raft;
+    const key = `${leader.id}:${r.term}`;
+    const byId = new Map(members.map((m) => [m.id, m]));
+    const quorum = Math.floor(r.trk.voters.size / 2) + 1;
+    for (let i = (this.durableChecked.get(key) ?? r.log.firstIndex() - 1) + 1; i <= r.log.committed; i++) {
+      const t = r.log.term(i);
+      if (t === undefined) continue;
+      let holders = 0;
+      for (const v of r.trk.voters) if (byId.get(v)?.disk.holds(i, t)) holders++;
+      if (holders < quorum) fail(`durability: leader ${leader.id} of term ${r.term} counts entry ${i} (term ${t}) committed, but only ${holders} of ${r.trk.voters.size} voters have it on disk`);
+    }
+    this.durableChecked.set(key, Math.max(this.durableChecked.get(key) ?? 0, r.log.committed));
   }
 
   /** A leader's log holds every entry committed before its term. */

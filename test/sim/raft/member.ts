@@ -1,7 +1,8 @@
-// A simulated member: the same duties as the node driver (persist, sync, send, apply, advance)
-// over an in-memory disk, with a KV state machine, crashes, restarts and local snapshots.
+// A simulated member: the same duties as the node driver (persist, sync, send, apply, advance, in
+// its order, with writes that may stay in flight) over an in-memory disk, with a KV state
+// machine, crashes, restarts and local snapshots.
 import { ConfChange, EntryType, type ConfState, type Entry, type Message, type Snapshot } from "../../../proto/gen/raft.js";
-import { MemoryStorage, RawNode, type ReadState } from "../../../manager/raft/core/index.js";
+import { MemoryStorage, RawNode, type Ready, type ReadState } from "../../../manager/raft/core/index.js";
 import { Disk } from "./disk.js";
 import type { Prng } from "./prng.js";
 
@@ -33,6 +34,7 @@ export class SimMember {
   /** Commit index seen by this incarnation: must never go back while it lives. */
   lastCommit = 0;
   incarnation = 0;
+  private inFlight: { rd: Ready; applyFrom: number } | undefined;
 
   constructor(readonly id: number, private readonly cfg: SimConfig, private readonly rng: Prng, private readonly hooks: Hooks, bootstrap?: ConfState) {
     if (bootstrap) {
@@ -48,6 +50,7 @@ export class SimMember {
   start(): void {
     this.incarnation++;
     this.alive = true;
+    this.inFlight = undefined;
     this.storage = new MemoryStorage();
     this.kv = new Map();
     this.applied = 0;
@@ -83,6 +86,7 @@ export class SimMember {
 
   crash(): void {
     this.alive = false;
+    this.inFlight = undefined;
     this.disk.crash(this.rng);
   }
 
@@ -94,37 +98,56 @@ export class SimMember {
   }
 
   /**
-   * Handles every pending Ready. `crashMidway` lets the simulator cut power after the writes of
-   * a Ready but before its sync (so nothing of it was sent or applied).
+   * Handles pending Readys as the node driver does. A leader's Ready sends (and applies what is
+   * already on disk) before its writes are synced. `crashMidway` cuts power after a Ready's
+   * writes are issued but before their sync; `slowDisk` leaves the writes in flight, to complete
+   * in a later step (completeWrite), while the node keeps stepping messages meanwhile.
    */
-  process(crashMidway: () => boolean): void {
-    while (this.alive && this.node.hasReady()) {
+  process(crashMidway: () => boolean, slowDisk: () => boolean = () => false): void {
+    while (this.alive && !this.inFlight && this.node.hasReady()) {
       const rd = this.node.ready();
-      if (rd.snapshot) {
-        this.storage.applySnapshot(rd.snapshot);
-        this.disk.write({ snapshot: rd.snapshot });
-      }
+      if (rd.snapshot) this.disk.write({ snapshot: rd.snapshot });
       // Entries before the hard state, so a torn tail never leaves a commit mark past the log.
-      if (rd.entries.length > 0) {
-        this.storage.append(rd.entries);
-        this.disk.write({ entries: rd.entries });
-      }
-      if (rd.hardState) {
-        this.storage.setHardState(rd.hardState);
-        this.disk.write({ hardState: rd.hardState });
+      if (rd.entries.length > 0) this.disk.write({ entries: rd.entries });
+      if (rd.hardState) this.disk.write({ hardState: rd.hardState });
+      this.inFlight = { rd, applyFrom: 0 };
+      if (rd.messagesBeforePersist) {
+        this.hooks.send(rd.messages);
+        // The storage holds only what is on disk, as the driver's does.
+        const onDisk = this.storage.lastIndex();
+        let n = 0;
+        while (n < rd.committedEntries.length && rd.committedEntries[n]!.index <= onDisk) this.apply(rd.committedEntries[n++]!);
+        this.inFlight.applyFrom = n;
       }
       if (crashMidway()) {
         this.crash();
         return;
       }
-      if (rd.mustSync) this.disk.sync();
-      this.hooks.send(rd.messages);
-      if (rd.snapshot) this.restoreSnapshot(rd.snapshot);
-      for (const e of rd.committedEntries) this.apply(e);
-      for (const rs of rd.readStates) this.hooks.onReadState(this, rs);
-      this.node.advance();
-      this.maybeSnapshot();
+      if (slowDisk()) return;
+      this.completeWrite();
     }
+  }
+
+  /** The in-flight Ready's writes are durable now: the rest of its duties, then advance. */
+  completeWrite(): void {
+    const f = this.inFlight;
+    if (!f || !this.alive) return;
+    this.inFlight = undefined;
+    const rd = f.rd;
+    if (rd.mustSync) this.disk.sync();
+    if (rd.snapshot) this.storage.applySnapshot(rd.snapshot);
+    if (rd.entries.length > 0) this.storage.append(rd.entries);
+    if (rd.hardState) this.storage.setHardState(rd.hardState);
+    if (!rd.messagesBeforePersist) this.hooks.send(rd.messages);
+    if (rd.snapshot) this.restoreSnapshot(rd.snapshot);
+    for (const e of rd.committedEntries.slice(f.applyFrom)) this.apply(e);
+    for (const rs of rd.readStates) this.hooks.onReadState(this, rs);
+    this.node.advance();
+    this.maybeSnapshot();
+  }
+
+  get writing(): boolean {
+    return this.inFlight !== undefined;
   }
 
   private apply(e: Entry): void {

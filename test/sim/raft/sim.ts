@@ -58,6 +58,10 @@ export function runSeed(seed: number, rounds = 400): SimResult {
   const maxDelay = rng.pick([0, 1, 3]);
   let crashRate = rng.pick([0, 0.003, 0.01]);
   let partitionRate = rng.pick([0, 0.01, 0.03]);
+  // How often a Ready's writes stay in flight across steps (a slow fsync), and how often a
+  // transport reports a disconnect that did not happen.
+  const slowDiskRate = rng.pick([0, 0.3, 0.7]);
+  let spuriousDisconnectRate = rng.pick([0, 0.002, 0.01]);
   let memberRate = rng.pick([0, 0.01, 0.02]);
   const clients = rng.int(2, 4);
 
@@ -121,8 +125,23 @@ export function runSeed(seed: number, rounds = 400): SimResult {
   for (const id of voters) members.set(id, new SimMember(id, cfg, rng, hooks, { voters, learners: [] }));
 
   const crashMidway = () => rng.chance(crashRate / 4);
+  const slowDisk = () => rng.chance(slowDiskRate);
   const processAll = () => {
-    for (const m of members.values()) if (m.alive) m.process(crashMidway);
+    for (const m of members.values()) {
+      if (!m.alive) continue;
+      // Power cuts favour the moment a write is in flight: what it held is then only partly on disk.
+      if (m.writing && rng.chance(crashRate * 2)) {
+        crash(m);
+        continue;
+      }
+      if (m.writing && rng.chance(0.5)) m.completeWrite();
+      m.process(crashMidway, slowDisk);
+    }
+  };
+  // A crashed process's connections break: its peers' transports usually notice at once.
+  const crash = (m: SimMember) => {
+    m.crash();
+    for (const o of members.values()) if (o.alive && rng.chance(0.8)) o.node.reportDisconnected(m.id);
   };
   const leader = (): SimMember | undefined => {
     let best: SimMember | undefined;
@@ -136,14 +155,18 @@ export function runSeed(seed: number, rounds = 400): SimResult {
     for (now = 0; now < calm; now++) {
       if (now === rounds) {
         // Liveness: once faults stop, the cluster must elect a leader and catch everyone up.
-        loss = dup = crashRate = partitionRate = memberRate = 0;
+        loss = dup = crashRate = partitionRate = memberRate = spuriousDisconnectRate = 0;
         blocked.clear();
         for (const m of members.values()) if (!m.alive) m.start();
       }
       // Faults.
       if (rng.chance(crashRate)) {
         const m = rng.pick([...members.values()].filter((x) => x.alive));
-        if (m) m.crash();
+        if (m) crash(m);
+      }
+      if (rng.chance(spuriousDisconnectRate)) {
+        const m = rng.pick([...members.values()].filter((x) => x.alive));
+        if (m) m.node.reportDisconnected(rng.pick([...members.keys()]));
       }
       for (const m of members.values()) {
         if (!m.alive && rng.chance(0.05)) {
@@ -187,9 +210,9 @@ export function runSeed(seed: number, rounds = 400): SimResult {
           const from = members.get(msg.from);
           if (from?.alive) from.node.reportSnapshot(msg.to, true);
         }
-        to.process(crashMidway);
+        to.process(crashMidway, slowDisk);
         const from = members.get(msg.from);
-        if (from?.alive) from.process(crashMidway);
+        if (from?.alive) from.process(crashMidway, slowDisk);
       }
       processAll();
       // Clients (they stop in time for every operation to finish or time out before the calm).

@@ -38,8 +38,6 @@ function memberList(list: string | undefined): Map<number, MemberInfo> | undefin
 }
 const initialMembers = memberList(args.peers);
 const joinMembers = memberList(args.join);
-// SHOAL_RAFT_TEST_CORE=single-voter runs a stand-in one-member core (smoke tests without the real one).
-const core = process.env.SHOAL_RAFT_TEST_CORE === "single-voter" ? (await import("./single-voter-core.js")).singleVoterCore : undefined;
 const kv = new KvStore();
 const node = new RaftNode({
   id,
@@ -48,7 +46,6 @@ const node = new RaftNode({
   self,
   initialMembers,
   joinMembers,
-  core,
   snapshotInterval: args["snapshot-interval"] ? Number(args["snapshot-interval"]) : undefined,
   snapshotCatchUpEntries: args["catch-up-entries"] ? Number(args["catch-up-entries"]) : undefined,
 });

@@ -85,6 +85,14 @@ describe("convergence of a replicated service", () => {
     expect(text(m.observe(s, [task(1, S.TASK_STATE_RUNNING, { specVersion: 4 }), task(2, S.TASK_STATE_RUNNING, { specVersion: 5 })], up, NOW))[0]).toBe("overall progress: 2 out of 2 tasks");
   });
 
+  it("leaves out old tasks of the same spec that are history (an update back to an earlier image)", () => {
+    const m = new Convergence();
+    const s = service({ replicas: 2, specVersion: 9 });
+    const history = [1, 2].map((slot) => task(slot, S.TASK_STATE_SHUTDOWN, { specVersion: 1, desired: S.TASK_STATE_SHUTDOWN }));
+    const f = m.observe(s, [...history, task(3, S.TASK_STATE_RUNNING, { specVersion: 9 }), task(7, S.TASK_STATE_STARTING, { specVersion: 9 })], up, NOW);
+    expect(text(f)).toEqual(["overall progress: 1 out of 2 tasks", "1/2: running", "2/2: starting"]);
+  });
+
   it("shows only the overall line past 20 replicas", () => {
     const m = new Convergence();
     const tasks = Array.from({ length: 25 }, (_, i) => task(i + 1, i < 10 ? S.TASK_STATE_RUNNING : S.TASK_STATE_ASSIGNED));
@@ -124,7 +132,7 @@ describe("the verdict of an update", () => {
     const m = new Convergence();
     m.observe(withStatus(s, status(UpdateState.UPDATE_STATE_UPDATING, "update in progress")), [], up, NOW);
     const f = m.observe(withStatus(s, status(UpdateState.UPDATE_STATE_PAUSED, "update paused: 1 new task(s) failed")), running, up, NOW + 200);
-    expect(f.end).toEqual({ ok: false, error: "service update paused: update paused: 1 new task(s) failed" });
+    expect(f.end).toEqual({ ok: false, error: "service update paused: 1 new task(s) failed" });
   });
 
   it("an update that rolled back by itself shows the rollback, then fails", () => {
@@ -132,12 +140,12 @@ describe("the verdict of an update", () => {
     const f = m.observe(withStatus(s, status(UpdateState.UPDATE_STATE_ROLLBACK_STARTED, "rollback started: 1 new task(s) failed")), [task(1, S.TASK_STATE_STARTING)], up, NOW);
     expect(text(f)).toEqual(["rollback: rollback started: 1 new task(s) failed", "overall progress: rolling back update: 0 out of 1 tasks", "1/1: starting"]);
     const end = m.observe(withStatus(s, status(UpdateState.UPDATE_STATE_ROLLBACK_COMPLETED, "rollback completed")), running, up, NOW + 200);
-    expect(end.end).toEqual({ ok: false, error: "service rolled back: rollback started: 1 new task(s) failed" });
+    expect(end.end).toEqual({ ok: false, error: "service rolled back: 1 new task(s) failed" });
   });
 
   it("a paused rollback is an error", () => {
     const f = new Convergence({ rollback: true }).observe(withStatus(s, status(UpdateState.UPDATE_STATE_ROLLBACK_PAUSED, "rollback paused: 1 task(s) failed")), running, up, NOW);
-    expect(f.end).toEqual({ ok: false, error: "service rollback paused: rollback paused: 1 task(s) failed" });
+    expect(f.end).toEqual({ ok: false, error: "service rollback paused: 1 task(s) failed" });
   });
 
   it("for `service rollback` a completed rollback is the goal", () => {
@@ -159,12 +167,29 @@ describe("the verdict of an update", () => {
     expect(text(f)).toEqual(["overall progress: 1 out of 1 tasks", "1/1: running", "verify: Service converged"]);
   });
 
+  it("shows why the new tasks failed along with the verdict", () => {
+    const f = new Convergence().observe(
+      withStatus(s, status(UpdateState.UPDATE_STATE_PAUSED, "update paused")),
+      [task(1, S.TASK_STATE_REJECTED, { desired: S.TASK_STATE_READY, err: "pull busybox:nosuch: image not found" })],
+      up,
+      NOW,
+    );
+    expect(f.end).toEqual({ ok: false, error: "service update paused" });
+    expect(text(f)).toContain("1/1: pull busybox:nosuch: image not found");
+  });
+
+  it("a completed update ends at once even while the display waits out its own monitor period", () => {
+    const m = new Convergence();
+    m.observe(withStatus(s, status(UpdateState.UPDATE_STATE_UPDATING, "update in progress")), running, up, NOW);
+    expect(m.observe(withStatus(s, status(UpdateState.UPDATE_STATE_COMPLETED, "update completed")), running, up, NOW + 200).end).toEqual({ ok: true });
+  });
+
   it("a status left by an earlier update is not this one's", () => {
     const old = status(UpdateState.UPDATE_STATE_PAUSED, "update paused: 1 new task(s) failed", NOW - 60_000);
     const m = new Convergence({ before: old });
     expect(m.observe(withStatus(s, old), [task(1, S.TASK_STATE_STARTING)], up, NOW).end).toBeUndefined();
     const f = m.observe(withStatus(s, status(UpdateState.UPDATE_STATE_PAUSED, "update paused: 2 new task(s) failed")), running, up, NOW + 200);
-    expect(f.end).toEqual({ ok: false, error: "service update paused: update paused: 2 new task(s) failed" });
+    expect(f.end).toEqual({ ok: false, error: "service update paused: 2 new task(s) failed" });
   });
 
   it("uses the service's own monitor period", () => {

@@ -103,7 +103,7 @@ describe("service ps", () => {
 });
 
 describe("service logs", () => {
-  const line = (slot: number, o: Partial<LogLine> = {}): LogLine => ({ taskId: "abcdefghijklmnopqrstuvwxy", slot, nodeId: "node1", nodeName: "w1", serviceName: "web", stream: "stdout", line: Buffer.from("hi"), timeUnixNano: 0, ...o });
+  const line = (slot: number, o: Partial<LogLine> = {}): LogLine => ({ taskId: "abcdefghijklmnopqrstuvwxy", slot, nodeId: "node1", nodeName: "w1", serviceName: "web", stream: "stdout", line: Buffer.from("hi"), timeUnixMicro: 0, ...o });
 
   it("prefixes as docker: service.slot.task@node, slots padded to the replica count", () => {
     expect(logPrefix(line(1), { replicas: 12 })).toBe("web.1.abcdefghijkl@w1     | ");

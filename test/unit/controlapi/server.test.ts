@@ -15,7 +15,7 @@ beforeAll(async () => {
   server.addService(
     ControlService,
     controlServer(api, (call) => {
-      call.write({ taskId: "t1", slot: 1, nodeId: "n1", nodeName: "n1", serviceName: call.request.service, stream: "stdout", line: Buffer.from("hi\n"), timeUnixNano: 1 });
+      call.write({ taskId: "t1", slot: 1, nodeId: "n1", nodeName: "n1", serviceName: call.request.service, stream: "stdout", line: Buffer.from("hi\n"), timeUnixMicro: 1 });
       call.end();
     }),
   );

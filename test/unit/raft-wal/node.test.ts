@@ -1,11 +1,10 @@
-// The member driver around a stand-in core: persistence order, apply, snapshots and restart.
+// The member driver with the real core, one voter: persistence order, apply, snapshots and restart.
 import { afterEach, describe, expect, it } from "vitest";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RaftNode } from "../../../manager/raft/node.js";
 import { encodePut, KvStore } from "../../support/raft/kv-store.js";
-import { singleVoterCore } from "../../support/raft/single-voter-core.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -21,7 +20,6 @@ function member(dir: string, kv: KvStore): RaftNode {
     initialMembers: new Map([[1, { raftAddress: "127.0.0.1:0" }]]),
     snapshotInterval: 10,
     snapshotCatchUpEntries: 3,
-    core: singleVoterCore,
     log: () => {},
   });
 }

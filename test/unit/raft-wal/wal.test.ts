@@ -99,48 +99,68 @@ describe("WAL segments", () => {
 });
 
 describe("WAL recovery", () => {
+  const SEGMENT = 4096;
   async function writeLog(dir: string): Promise<number> {
-    const { wal } = await Wal.open(dir, quiet);
+    const { wal } = await Wal.open(dir, { ...quiet, segmentBytes: SEGMENT });
     await wal.save({ term: 1, vote: 1, commit: 0 }, ents(1, 3));
-    const sizeBefore = statSync(lastSegment(dir)).size;
+    const lastStart = usedBytes(lastSegment(dir));
     await wal.save(undefined, ents(4, 4));
     await wal.close();
-    return sizeBefore; // offset where the last record starts
+    return lastStart; // offset where the last record starts
   }
 
-  it("cuts a torn last record at every byte offset and keeps everything before it", async () => {
-    const dir = tempDir();
-    const lastStart = await writeLog(dir);
-    const file = lastSegment(dir);
-    const full = readFileSync(file);
-    for (let cut = lastStart; cut < full.length; cut++) {
-      writeFileSync(file, full.subarray(0, cut));
-      const lines: string[] = [];
-      const { wal, state } = await Wal.open(dir, { log: (l) => lines.push(l) });
-      expect(state.entries.map((e) => e.index)).toEqual([1, 2, 3]);
-      expect(lines.length).toBe(cut === lastStart ? 0 : 1);
-      await wal.close();
-      expect(statSync(file).size).toBe(lastStart);
-    }
-  });
+  // A torn write leaves a prefix of the last record: in a preallocated segment zeros follow it,
+  // in one written before preallocation the file simply ends.
+  for (const shape of ["zero-padded", "cut short"] as const) {
+    it(`cuts a torn last record at every byte offset and keeps everything before it (${shape})`, async () => {
+      const dir = tempDir();
+      const lastStart = await writeLog(dir);
+      const file = lastSegment(dir);
+      const full = readFileSync(file);
+      const end = usedBytes(file);
+      for (let cut = lastStart; cut < end; cut++) {
+        writeFileSync(file, shape === "cut short" ? full.subarray(0, cut) : Buffer.concat([full.subarray(0, cut), Buffer.alloc(full.length - cut)]));
+        const lines: string[] = [];
+        const { wal, state } = await Wal.open(dir, { log: (l) => lines.push(l), segmentBytes: SEGMENT });
+        expect(state.entries.map((e) => e.index)).toEqual([1, 2, 3]);
+        expect(lines.length).toBe(cut === lastStart ? 0 : 1);
+        await wal.close();
+        expect(usedBytes(file)).toBe(lastStart);
+        expect(statSync(file).size).toBe(SEGMENT);
+      }
+    });
+  }
 
   it("cuts a last record with any single bit flipped", async () => {
     const dir = tempDir();
     const lastStart = await writeLog(dir);
     const file = lastSegment(dir);
     const full = readFileSync(file);
-    for (let byte = lastStart; byte < full.length; byte++) {
+    for (let byte = lastStart; byte < usedBytes(file); byte++) {
       for (const bit of [0, 3, 7]) {
         const bad = Buffer.from(full);
         bad[byte] ^= 1 << bit;
         writeFileSync(file, bad);
         const lines: string[] = [];
-        const { wal, state } = await Wal.open(dir, { log: (l) => lines.push(l) });
+        const { wal, state } = await Wal.open(dir, { log: (l) => lines.push(l), segmentBytes: SEGMENT });
         expect(state.entries.map((e) => e.index)).toEqual([1, 2, 3]);
         expect(lines[0]).toMatch(/cut damaged last record at offset/);
         await wal.close();
       }
     }
+  });
+
+  it("appends after the last record when reopened, over the preallocated zeros", async () => {
+    const dir = tempDir();
+    await writeLog(dir);
+    const { wal } = await Wal.open(dir, { ...quiet, segmentBytes: SEGMENT });
+    await wal.save({ term: 2, vote: 0, commit: 4 }, ents(5, 6, 2));
+    await wal.close();
+    const { wal: again, state } = await Wal.open(dir, { ...quiet, segmentBytes: SEGMENT });
+    expect(state.entries.map((e) => e.index)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(state.hardState).toEqual({ term: 2, vote: 0, commit: 4 });
+    expect(statSync(lastSegment(dir)).size).toBe(SEGMENT); // the file never grew
+    await again.close();
   });
 
   it("cuts a zero-filled tail left by a crash after the file grew", async () => {
@@ -177,7 +197,16 @@ describe("WAL recovery", () => {
     await wal.close();
     const first = join(dir, readdirSync(dir).sort()[0]);
     const buf = readFileSync(first);
-    writeFileSync(first, buf.subarray(0, buf.length - 3));
+    buf[usedBytes(first) - 3] ^= 0x40; // the segment's last record
+    writeFileSync(first, buf);
     await expect(Wal.open(dir, quiet)).rejects.toThrow(/later segments follow/);
   });
 });
+
+/** Bytes up to the last non-zero one: where a preallocated segment's records end. */
+function usedBytes(file: string): number {
+  const b = readFileSync(file);
+  let i = b.length;
+  while (i > 0 && b[i - 1] === 0) i--;
+  return i;
+}
