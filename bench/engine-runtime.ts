@@ -1,5 +1,6 @@
 // The native runtime's container lifecycle against runc and crun on the same busybox rootfs:
 // `run` of /bin/true (create, start, wait, delete), the shim's memory, and 100 detached starts.
+// The same run with seccomp unconfined prices the default seccomp filter.
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +15,7 @@ const STARTS = 100;
 export interface RuntimeFigures {
   runtime_ms: number;
   runtime_overlay_ms: number;
+  runtime_unconfined_ms: number;
   runc_ms: number;
   crun_ms: number;
   unshare_ms: number;
@@ -81,8 +83,8 @@ function crunTimes(work: string, mode: "run" | "detach", bundle: string, n: numb
   return JSON.parse(out.trim().split("\n").pop()!) as number[];
 }
 
-function shoalSpec(id: string, rootfs: ContainerSpec["rootfs"], args: string[]): ContainerSpec {
-  return { id, args, env: ["PATH=/bin"], rootfs, cgroupParent: "shoal-bench" };
+function shoalSpec(id: string, rootfs: ContainerSpec["rootfs"], args: string[], extra: Partial<ContainerSpec> = {}): ContainerSpec {
+  return { id, args, env: ["PATH=/bin"], rootfs, cgroupParent: "shoal-bench", ...extra };
 }
 
 export async function measureRuntime(): Promise<RuntimeFigures> {
@@ -95,11 +97,15 @@ export async function measureRuntime(): Promise<RuntimeFigures> {
     const unshare = median(Array.from({ length: RUNS }, () => timed("unshare", ["-fpmuin", "--mount-proc", "/bin/true"])));
 
     const plain: number[] = [];
+    const unconfined: number[] = [];
     const overlay: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const p = join(work, `run-${i}.spec`);
       writeFileSync(p, encodeSpec(shoalSpec(`run-${process.pid}-${i}`, { dir: rootfs }, ["/bin/true"])));
       plain.push(timed(bin, ["run", p]));
+      const u = join(work, `unconfined-${i}.spec`);
+      writeFileSync(u, encodeSpec(shoalSpec(`unc-${process.pid}-${i}`, { dir: rootfs }, ["/bin/true"], { seccomp: "unconfined" })));
+      unconfined.push(timed(bin, ["run", u]));
       const d = join(work, `ov-${i}`);
       for (const s of ["upper", "work", "merged"]) mkdirSync(join(d, s), { recursive: true });
       const o = join(work, `ov-${i}.spec`);
@@ -138,6 +144,7 @@ export async function measureRuntime(): Promise<RuntimeFigures> {
     return {
       runtime_ms: median(plain),
       runtime_overlay_ms: median(overlay),
+      runtime_unconfined_ms: median(unconfined),
       runc_ms: median(runc),
       crun_ms: crun,
       unshare_ms: unshare,
@@ -160,10 +167,11 @@ const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 export async function main(_args: string[] = []): Promise<void> {
   const f = await measureRuntime();
   console.log(`run /bin/true (median of ${RUNS}, each including ~${round(f.spawn_overhead_ms)} ms of process spawn):`);
-  console.log(`  shoal ${round(f.runtime_ms)} ms (overlay rootfs ${round(f.runtime_overlay_ms)} ms), crun ${round(f.crun_ms)} ms, runc ${round(f.runc_ms)} ms, unshare ${round(f.unshare_ms)} ms`);
+  console.log(`  shoal ${round(f.runtime_ms)} ms (seccomp unconfined ${round(f.runtime_unconfined_ms)} ms, overlay rootfs ${round(f.runtime_overlay_ms)} ms), crun ${round(f.crun_ms)} ms, runc ${round(f.runc_ms)} ms, unshare ${round(f.unshare_ms)} ms`);
   console.log(`  shim RSS ${f.shim_rss_kib} KiB; ${STARTS} detached sleeps: shoal ${round(f.start100_s)} s, crun ${round(f.crun_start100_s)} s`);
   const ratios = {
     runtime_vs_crun: round(f.runtime_ms / f.crun_ms, 3),
+    seccomp_vs_unconfined: round(f.runtime_ms / f.runtime_unconfined_ms, 3),
     runtime_vs_runc: round(f.runtime_ms / f.runc_ms, 3),
     runtime_vs_unshare: round(f.runtime_ms / f.unshare_ms, 3),
     start100_vs_crun: round(f.start100_s / f.crun_start100_s, 3),

@@ -18,6 +18,7 @@
 #include "caps.h"
 #include "mounts.h"
 #include "netns.h"
+#include "seccomp.h"
 
 extern char **environ;
 
@@ -38,6 +39,7 @@ static int child_setup(const struct spec *s, const int stdio[3], int netns_fd, i
   if (drop_privileges(s->uid, s->gid, s->groups, s->ngroups, err) < 0) return -1;
   /* Nothing of the runtime's (spec, sockets, state files) may leak into the container. */
   if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return fail(err, "mark fds close-on-exec");
+  if (s->seccomp && seccomp_load_default(err) < 0) return -1;
   environ = (char **)s->env;
   execvp(s->args[0], (char **)s->args);
   return fail(err, "exec %s", s->args[0]);

@@ -16,6 +16,7 @@
 #include "cgroup.h"
 #include "container.h"
 #include "error.h"
+#include "seccomp.h"
 #include "statefile.h"
 
 #define ENV_MAX 512
@@ -103,6 +104,7 @@ int exec_in(const char *target, const struct exec_opts *o) {
   uid_t uid;
   gid_t gid;
   init_ids((pid_t)pid, &uid, &gid);
+  int filtered = seccomp_filtered((pid_t)pid); /* read now: /proc is the container's once inside */
   if (o->user) {
     char *colon;
     uid = (uid_t)strtoul(o->user, &colon, 10);
@@ -141,7 +143,7 @@ int exec_in(const char *target, const struct exec_opts *o) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     const char *cwd = o->cwd ? o->cwd : "/";
     if (chdir(cwd) < 0) fail(&err, "chdir %s", cwd);
-    else if (drop_privileges(uid, gid, &gid, 1, &err) == 0) {
+    else if (drop_privileges(uid, gid, &gid, 1, &err) == 0 && (!filtered || seccomp_load_default(&err) == 0)) {
       environ = env;
       execvp(o->argv[0], o->argv);
       fail(&err, "exec %s", o->argv[0]);

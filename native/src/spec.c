@@ -112,6 +112,11 @@ static int parse_line(struct spec *s, char **f, int n, struct rt_error *err) {
   } else if (!strcmp(k, "pids")) {
     NEED(1);
     if (number(f[1], &s->pids) < 0) return fail_msg(err, "spec: pids %s is not a count", f[1]);
+  } else if (!strcmp(k, "seccomp")) {
+    NEED(1);
+    if (strcmp(f[1], "default") && strcmp(f[1], "unconfined"))
+      return fail_msg(err, "spec: seccomp must be default or unconfined, got %s", f[1]);
+    s->seccomp = !strcmp(f[1], "default");
   } else if (!strcmp(k, "cgroup_parent")) {
     NEED(1);
     s->cgroup_parent = f[1];
@@ -139,6 +144,7 @@ int spec_load(const char *path, struct spec *s, struct rt_error *err) {
   s->cwd = "/";
   s->netns = "new";
   s->cgroup_parent = "shoal";
+  s->seccomp = 1;
   s->hostname = NULL;
   int lineno = 0;
   char *save = NULL;

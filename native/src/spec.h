@@ -38,6 +38,7 @@ struct spec {
   int64_t cpu_period; /* microseconds */
   int64_t pids;       /* 0 = no limit */
   char *cgroup_parent;
+  int seccomp; /* 1: the default filter (the default), 0: unconfined */
   char *buf; /* the file's contents; every string above points into it */
 };
 
