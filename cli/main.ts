@@ -3,8 +3,14 @@
 // heavy modules (gRPC, generated code, the daemon) only when one of its commands runs.
 import { Command } from "commander";
 
+// `shoal service logs web | head`: a reader that went away ends the command quietly, as in any Unix tool.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  throw e;
+});
+
 const program = new Command("shoal")
-  .description("Shoal: containers on one host, and (soon) a cluster of them")
+  .description("Shoal: containers on one host, and swarms of hosts")
   .option("-H, --host <url>", "daemon socket to talk to (default unix:///run/shoal/shoal.sock, or $SHOAL_HOST)")
   .enablePositionalOptions()
   .showHelpAfterError(false)

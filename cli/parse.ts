@@ -5,9 +5,9 @@ import { CliError } from "./errors.js";
 
 /** `32m`, `1g`, `512k`, `1048576` → bytes (as docker's --memory). */
 export function parseSize(s: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([bkmg]?)b?$/i.exec(s.trim());
-  if (!m) throw new CliError(`invalid size ${JSON.stringify(s)} for ${flag}: use a number with an optional unit b, k, m or g (e.g. 32m)`, 125);
-  const unit = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as "" | "b" | "k" | "m" | "g"];
+  const m = /^(\d+(?:\.\d+)?)\s*([bkmgtp]?)b?$/i.exec(s.trim());
+  if (!m) throw new CliError(`invalid size ${JSON.stringify(s)} for ${flag}: use a number with an optional unit b, k, m, g, t or p (e.g. 32m)`, 125);
+  const unit = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[m[2].toLowerCase() as "" | "b" | "k" | "m" | "g" | "t" | "p"];
   return Math.round(Number(m[1]) * unit);
 }
 

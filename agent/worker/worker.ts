@@ -8,7 +8,9 @@ import type { ImagesPort } from "../engine/api/images-port.js";
 import type { ContainerEngine } from "../engine/containers/engine.js";
 import type { ImagePort } from "../engine/containers/launch.js";
 import type { ContainerRecord } from "../engine/containers/record.js";
+import type { ContainerDefaults } from "../engine/image/image.js";
 import { containerConfigOf, containerName, endedState } from "./container-spec.js";
+import { HealthMonitor, healthOf, type HealthSpec, type RunCheck } from "./health.js";
 import { TaskLedger } from "./ledger.js";
 
 export interface WorkerDeps {
@@ -31,6 +33,10 @@ interface Driven {
   again: boolean;
   /** The managers asked it to stop: its exit is a shutdown, not a failure. */
   stopAsked: boolean;
+  /** The task's health check (null: none), found once its image is known. */
+  health?: HealthSpec | null;
+  /** Watching the container's current process (its pid), if it has a health check. */
+  monitor?: { pid: number; m: HealthMonitor };
 }
 
 const RUNNING = TaskState.TASK_STATE_RUNNING;
@@ -97,6 +103,7 @@ export class Worker {
   /** Daemon stopping: containers stay with their shims; the next start picks them up. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const d of this.tasks.values()) d.monitor?.m.stop();
     for (const off of this.listeners.values()) off();
     this.listeners.clear();
   }
@@ -104,6 +111,7 @@ export class Worker {
   /** The node leaves the swarm: its tasks' containers go, as they do when a Swarm node leaves. */
   async leave(): Promise<void> {
     this.stopped = true;
+    for (const d of this.tasks.values()) d.monitor?.m.stop();
     for (const [taskId, containerId] of this.ledger.entries()) {
       this.listeners.get(taskId)?.();
       await this.d.engine.remove(containerId, true).catch((e: Error) => this.d.log(`worker: removing container of task ${taskId}: ${e.message}`));
@@ -149,6 +157,7 @@ export class Worker {
   private async step(taskId: string, d: Driven): Promise<void> {
     const rec = d.containerId ? this.container(d.containerId) : undefined;
     if (!d.assigned) {
+      d.monitor?.m.stop();
       this.listeners.get(taskId)?.();
       this.listeners.delete(taskId);
       if (rec) await this.d.engine.remove(rec.id, true);
@@ -175,7 +184,30 @@ export class Worker {
         return this.set(d, TaskState.TASK_STATE_FAILED, "failed", { err: `starting container: ${(err as Error).message}` });
       }
     }
-    this.observe(d, rec);
+    if (d.health === undefined) d.health = await this.healthSpec(t);
+    await this.observe(taskId, d, this.container(rec.id) ?? rec);
+  }
+
+  private async healthSpec(t: Task): Promise<HealthSpec | null> {
+    let image: ContainerDefaults | undefined;
+    try {
+      image = (await this.d.images.resolve(t.spec?.container?.image ?? "")).config as ContainerDefaults;
+    } catch {
+      /* the image is gone (removed by hand): the task's own check still applies */
+    }
+    return healthOf(t, image) ?? null;
+  }
+
+  /** Watches the container's process with the health check, anew when it restarted in place. */
+  private monitorHealth(taskId: string, d: Driven, rec: ContainerRecord): HealthMonitor | undefined {
+    if (!d.health) return undefined;
+    if (d.monitor?.pid === rec.state.pid) return d.monitor.m;
+    d.monitor?.m.stop();
+    const run: RunCheck = (cmd, timeoutMs) => runCheck(this.d.engine, rec.id, cmd, timeoutMs);
+    const m = new HealthMonitor(d.health, run, () => this.kick(taskId));
+    d.monitor = { pid: rec.state.pid, m };
+    m.start();
+    return m;
   }
 
   /** Accepted → preparing (image, container) → ready; a failure here rejects the task. */
@@ -200,13 +232,24 @@ export class Worker {
   }
 
   /** What the container is doing now, as the task's status. */
-  private observe(d: Driven, rec: ContainerRecord): void {
+  private async observe(taskId: string, d: Driven, rec: ContainerRecord): Promise<void> {
     const restarts = rec.restartCount;
     const cs = { containerId: rec.id, pid: rec.state.pid, exitCode: rec.state.exitCode, restarts };
     switch (rec.state.status) {
-      case "running":
-        this.set(d, RUNNING, restarts > 0 ? `restarted in place (${restarts})` : "started", { cs });
+      case "running": {
+        // With a health check the task counts as running (updated, in load balancing) only once healthy.
+        const health = this.monitorHealth(taskId, d, rec)?.current;
+        if (health?.health === "starting") return this.set(d, TaskState.TASK_STATE_STARTING, "starting: waiting for the health check", { cs });
+        if (health?.health === "unhealthy") {
+          // Replaced, as Swarm does: the container stops and the managers start a new task.
+          d.stopAsked = true;
+          await this.d.engine.stop(rec.id).catch(() => undefined);
+          const why = health.lastOutput ? `: ${health.lastOutput.split("\n")[0].slice(0, 200)}` : "";
+          return this.set(d, TaskState.TASK_STATE_FAILED, "unhealthy", { err: `task: container is unhealthy${why}`, cs: { ...cs, pid: 0 } });
+        }
+        this.set(d, RUNNING, restarts > 0 ? `restarted in place (${restarts})` : health ? "started, healthy" : "started", { cs });
         break;
+      }
       case "restarting":
         // Still this task: the engine brings the container back under the restart policy.
         this.set(d, RUNNING, `restarting after exit ${rec.state.exitCode}`, { cs });
@@ -221,6 +264,7 @@ export class Worker {
   }
 
   private async shutDown(d: Driven, rec: ContainerRecord | undefined): Promise<void> {
+    d.monitor?.m.stop();
     if (isEnded(d.status?.state)) return;
     d.stopAsked = true;
     if (rec && (rec.state.status === "running" || rec.state.status === "restarting")) {
@@ -259,4 +303,27 @@ export class Worker {
 
 function sameContainer(a: TaskStatus["containerStatus"], b: TaskStatus["containerStatus"]): boolean {
   return a?.containerId === b?.containerId && a?.pid === b?.pid && a?.exitCode === b?.exitCode && a?.restarts === b?.restarts;
+}
+
+/** Runs a health check command inside the container; exit 0 within the timeout is a success. */
+function runCheck(engine: ContainerEngine, containerId: string, cmd: string[], timeoutMs: number): Promise<{ ok: boolean; output: string }> {
+  return new Promise((resolve) => {
+    let output = "";
+    let child: ReturnType<ContainerEngine["exec"]>;
+    try {
+      child = engine.exec({ id: containerId, cmd, env: [], workingDir: "", user: "", stdin: false });
+    } catch (e) {
+      return resolve({ ok: false, output: (e as Error).message });
+    }
+    const keep = (b: Buffer) => (output = (output + b.toString()).slice(-4096));
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    child.stdin?.end();
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      resolve({ ok: false, output: `health check timed out after ${timeoutMs} ms` });
+    }, timeoutMs);
+    child.on("error", (e) => (clearTimeout(timer), resolve({ ok: false, output: e.message })));
+    child.on("close", (code) => (clearTimeout(timer), resolve({ ok: code === 0, output: output.trim() })));
+  });
 }

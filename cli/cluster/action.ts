@@ -11,3 +11,18 @@ export function clusterAction<A extends unknown[]>(cmd: Command, fn: (c: Cluster
     return withCluster(ctx.host, (c) => fn(c, ...args));
   });
 }
+
+/** Runs `fn` for each ref; a failure is printed as its line and the others still run. 1 if any failed. */
+export async function eachRef(c: Cluster, refs: readonly string[], fn: (ref: string) => Promise<void>): Promise<number> {
+  const { describe } = await import("../client.js");
+  let failed = 0;
+  for (const ref of refs) {
+    try {
+      await fn(ref);
+    } catch (err) {
+      failed++;
+      process.stderr.write(`shoal: ${describe(err, c.host)}\n`);
+    }
+  }
+  return failed ? 1 : 0;
+}

@@ -1,34 +1,22 @@
 // `shoal node ls|inspect|update|promote|demote|rm`: the swarm's nodes, as docker's.
 import type { Command } from "commander";
 import type { Node, NodeSpec } from "../../proto/gen/cluster.js";
-import { clusterAction } from "../cluster/action.js";
+import { clusterAction, eachRef } from "../cluster/action.js";
 import type { Cluster } from "../cluster/connect.js";
 import { collect } from "../parse.js";
-
-/** Runs `fn` for each ref; a failure is printed and the others still run. Exit 1 if any failed. */
-async function eachRef(c: Cluster, refs: string[], fn: (ref: string) => Promise<void>): Promise<number> {
-  const { describe } = await import("../client.js");
-  let failed = 0;
-  for (const ref of refs) {
-    try {
-      await fn(ref);
-    } catch (err) {
-      failed++;
-      process.stderr.write(`shoal: ${describe(err, c.host)}\n`);
-    }
-  }
-  return failed ? 1 : 0;
-}
 
 /** Reads the node, lets `change` edit its spec, writes it back with the version read. False: nothing to change. */
 async function updateNode(c: Cluster, ref: string, change: (spec: NodeSpec, node: Node) => boolean): Promise<boolean> {
   const { call } = await import("../client.js");
+  const { rereadOnConflict } = await import("../cluster/connect.js");
   const control = c.control();
-  const node = await call(control, control.getNode, { ref });
-  const spec = structuredClone(node.spec ?? { annotations: { name: "", labels: {} }, role: 0, availability: 0 });
-  if (!change(spec, node)) return false;
-  await call(control, control.updateNode, { ref: node.id, version: node.meta?.version ?? 0, spec });
-  return true;
+  return rereadOnConflict(async () => {
+    const node = await call(control, control.getNode, { ref });
+    const spec = structuredClone(node.spec ?? { annotations: { name: "", labels: {} }, role: 0, availability: 0 });
+    if (!change(spec, node)) return false;
+    await call(control, control.updateNode, { ref: node.id, version: node.meta?.version ?? 0, spec });
+    return true;
+  });
 }
 
 export function register(program: Command): void {

@@ -1,9 +1,9 @@
 // `shoal service create|ls|ps|inspect|scale|update|rollback|rm|logs`, as docker's; create, update,
 // scale and rollback show the service converging unless -d.
 import type { Command } from "commander";
-import type { Service, UpdateStatus } from "../../proto/gen/cluster.js";
+import type { Service, ServiceSpec, UpdateStatus } from "../../proto/gen/cluster.js";
 import type { ListTasksResponse } from "../../proto/gen/swarm.js";
-import { clusterAction } from "../cluster/action.js";
+import { clusterAction, eachRef } from "../cluster/action.js";
 import type { Cluster } from "../cluster/connect.js";
 import type { CreateFlags, UpdateFlags } from "../cluster/spec.js";
 import { collect } from "../parse.js";
@@ -67,6 +67,21 @@ async function getService(c: Cluster, ref: string): Promise<Service> {
   return call(control, control.getService, { ref });
 }
 
+/**
+ * Reads the service, lets `change` make its new spec, and writes it with the version read (again
+ * on a fresh read if someone wrote in between). Answers the service as it was read.
+ */
+async function changeService(c: Cluster, ref: string, change: (s: Service) => ServiceSpec | undefined, rollback = false): Promise<Service> {
+  const { call } = await import("../client.js");
+  const { rereadOnConflict } = await import("../cluster/connect.js");
+  const control = c.control();
+  return rereadOnConflict(async () => {
+    const s = await getService(c, ref);
+    await call(control, control.updateService, { ref: s.id, version: s.meta?.version ?? 0, spec: change(s), rollback });
+    return s;
+  });
+}
+
 export function register(program: Command): void {
   const service = program.command("service").description("Manage the swarm's services (on a manager)").enablePositionalOptions();
 
@@ -114,12 +129,8 @@ export function register(program: Command): void {
     .option("--placement-pref-rm <pref>", "remove a placement preference (repeatable)", collect);
   update.action(
     clusterAction(update, async (c, ref: string, o: UpdateFlags & WaitFlags & { rollback?: boolean }) => {
-      const { call } = await import("../client.js");
       const { updateServiceSpec } = await import("../cluster/spec.js");
-      const current = await getService(c, ref);
-      const spec = o.rollback ? current.spec : updateServiceSpec(current.spec ?? {}, o);
-      const control = c.control();
-      await call(control, control.updateService, { ref: current.id, version: current.meta?.version ?? 0, spec, rollback: !!o.rollback });
+      const current = await changeService(c, ref, (s) => (o.rollback ? s.spec : updateServiceSpec(s.spec ?? {}, o)), !!o.rollback);
       process.stdout.write(ref + "\n");
       await settle(c, current.id, o, { rollback: o.rollback, before: current.updateStatus });
     }),
@@ -128,10 +139,7 @@ export function register(program: Command): void {
   const rollback = service.command("rollback").description("Go back to the service's previous spec").argument("<service>").option("-d, --detach", "exit at once").option("-q, --quiet", "no progress output");
   rollback.action(
     clusterAction(rollback, async (c, ref: string, o: WaitFlags) => {
-      const { call } = await import("../client.js");
-      const current = await getService(c, ref);
-      const control = c.control();
-      await call(control, control.updateService, { ref: current.id, version: current.meta?.version ?? 0, spec: current.spec, rollback: true });
+      const current = await changeService(c, ref, (s) => s.spec, true);
       process.stdout.write(ref + "\n");
       await settle(c, current.id, o, { rollback: true, before: current.updateStatus });
     }),
@@ -140,19 +148,19 @@ export function register(program: Command): void {
   const scale = service.command("scale").description("Scale replicated services").argument("<service=replicas...>").option("-d, --detach", "exit at once");
   scale.action(
     clusterAction(scale, async (c, specs: string[], o: WaitFlags) => {
-      const { call, describe } = await import("../client.js");
+      const { describe, CliError } = await import("../client.js");
       const { scaleSpec } = await import("../cluster/flags.js");
       const wanted = specs.map(scaleSpec);
-      const control = c.control();
       let failed = 0;
       const scaled: { name: string; id: string; before?: UpdateStatus }[] = [];
       for (const { name, replicas } of wanted) {
         try {
-          const s = await getService(c, name);
-          if (s.spec?.mode?.$case !== "replicated") throw new Error(`${name}: scale can only be used with replicated services`);
-          const spec = structuredClone(s.spec);
-          if (spec.mode?.$case === "replicated") spec.mode.value.replicas = replicas;
-          await call(control, control.updateService, { ref: s.id, version: s.meta?.version ?? 0, spec, rollback: false });
+          const s = await changeService(c, name, (read) => {
+            const spec = structuredClone(read.spec ?? {});
+            if (spec.mode?.$case !== "replicated") throw new CliError(`${name}: scale can only be used with replicated services`);
+            spec.mode.value.replicas = replicas;
+            return spec;
+          });
           process.stdout.write(`${name} scaled to ${replicas}\n`);
           scaled.push({ name, id: s.id, before: s.updateStatus });
         } catch (err) {
@@ -206,41 +214,25 @@ export function register(program: Command): void {
   const inspect = service.command("inspect").description("Show services in detail (JSON, or --pretty)").argument("<services...>").option("--pretty", "human-readable");
   inspect.action(
     clusterAction(inspect, async (c, refs: string[], o: { pretty?: boolean }) => {
-      const { describe } = await import("../client.js");
       const { serviceJson } = await import("../cluster/json.js");
       const { servicePretty } = await import("../cluster/pretty.js");
       const found: Service[] = [];
-      let failed = 0;
-      for (const ref of refs) {
-        try {
-          found.push(await getService(c, ref));
-        } catch (err) {
-          failed++;
-          process.stderr.write(`shoal: ${describe(err, c.host)}\n`);
-        }
-      }
+      const code = await eachRef(c, refs, async (ref) => void found.push(await getService(c, ref)));
       if (o.pretty) process.stdout.write(found.map((s) => servicePretty(s, Date.now())).join(""));
       else process.stdout.write(JSON.stringify(found.map(serviceJson), null, 4) + "\n");
-      return failed ? 1 : 0;
+      return code;
     }),
   );
 
   const rm = service.command("rm").alias("remove").description("Remove services (their tasks stop)").argument("<services...>");
   rm.action(
     clusterAction(rm, async (c, refs: string[]) => {
-      const { call, describe } = await import("../client.js");
+      const { call } = await import("../client.js");
       const control = c.control();
-      let failed = 0;
-      for (const ref of refs) {
-        try {
-          await call(control, control.removeService, { ref });
-          process.stdout.write(ref + "\n");
-        } catch (err) {
-          failed++;
-          process.stderr.write(`shoal: ${describe(err, c.host)}\n`);
-        }
-      }
-      return failed ? 1 : 0;
+      return eachRef(c, refs, async (ref) => {
+        await call(control, control.removeService, { ref });
+        process.stdout.write(ref + "\n");
+      });
     }),
   );
 

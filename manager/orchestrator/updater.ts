@@ -47,7 +47,10 @@ export function reconcileUpdate(tx: ReadTx, service: Service, now: number, touch
   const out: TaskChange[] = [];
   let dirty: Task[][] = [];
   let inFlight = 0;
-  let lastSettled = 0;
+  /** When the latest updated task came up: the next batch waits `delay` from then. */
+  let lastUp = 0;
+  /** Updated tasks still inside their monitor window: the update is not complete until they pass it. */
+  let monitoring = false;
   for (const ts of slots.values()) {
     if (ts.some((t) => touched.has(t.id))) {
       inFlight++; // being changed this pass: counts against parallelism, decided next pass
@@ -56,13 +59,17 @@ export function reconcileUpdate(tx: ReadTx, service: Service, now: number, touch
     const stale = ts.filter((t) => !fresh(t));
     const current = ts.filter(fresh);
     if (stale.length === 0) {
-      // A new task is in flight until it has run for the monitor period.
+      // A new task is in flight until it runs (healthy, if it has a health check: the agent
+      // reports RUNNING only then). Its failures count for the monitor period after that.
       for (const t of current) {
-        const settled = observed(t) === TaskState.TASK_STATE_RUNNING && (t.status?.timestamp ?? 0) + cfg.monitorMs <= now;
+        const up = observed(t) === TaskState.TASK_STATE_RUNNING;
         // A task stuck on a node that is not up cannot progress: it does not hold the update back.
         const stuck = t.nodeId !== "" && tx.get("node", t.nodeId)?.status?.state !== NodeState.NODE_STATE_READY;
-        if (!settled && !stuck && observed(t) <= TaskState.TASK_STATE_RUNNING) inFlight++;
-        else lastSettled = Math.max(lastSettled, (t.status?.timestamp ?? 0) + cfg.monitorMs);
+        if (!up && !stuck && observed(t) < TaskState.TASK_STATE_RUNNING) inFlight++;
+        if (up && (t.meta?.createdAt ?? 0) >= (service.updateStatus?.startedAt ?? 0)) {
+          lastUp = Math.max(lastUp, t.status?.timestamp ?? 0);
+          if ((t.status?.timestamp ?? 0) + cfg.monitorMs > now) monitoring = true;
+        }
       }
       continue;
     }
@@ -76,7 +83,7 @@ export function reconcileUpdate(tx: ReadTx, service: Service, now: number, touch
   }
   const startedAt = service.updateStatus?.startedAt ?? 0;
   const active = state === UpdateState.UPDATE_STATE_UPDATING || rollingBack;
-  if (dirty.length === 0 && inFlight === 0) {
+  if (dirty.length === 0 && inFlight === 0 && !(active && monitoring)) {
     if (active) out.push(withStatus(service, rollingBack ? UpdateState.UPDATE_STATE_ROLLBACK_COMPLETED : UpdateState.UPDATE_STATE_COMPLETED, now, rollingBack ? "rollback completed" : "update completed"));
     return out;
   }
@@ -94,7 +101,8 @@ export function reconcileUpdate(tx: ReadTx, service: Service, now: number, touch
     return [...out, withStatus(service, paused, now, `update paused: ${failed} new task(s) failed; fix the service and update it again`)];
   }
 
-  if (now < lastSettled + cfg.delayMs && inFlight === 0 && lastSettled > 0) return out;
+  if (dirty.length === 0) return out; // the last batch is in its monitor window
+  if (inFlight === 0 && lastUp > 0 && now < lastUp + cfg.delayMs) return out;
   const room = cfg.parallelism === 0 ? dirty.length : Math.max(0, Number(cfg.parallelism) - inFlight);
   dirty = dirty.sort((a, b) => a[0].slot - b[0].slot || (a[0].nodeId < b[0].nodeId ? -1 : 1)).slice(0, room);
   for (const ts of dirty) {

@@ -82,12 +82,16 @@ export class OverlayDataPlane {
     this.dns = new DnsServer(this.names, { upstreams: o.upstreams ?? hostResolvers(), askerNetworks: (net, ip) => this.askerNetworks(net, ip), port: o.dnsPort, log: o.log });
   }
 
-  /** Loads what was kept and rebuilds the kernel state from it (devices, peers, containers' links, rules, DNS). */
+  /**
+   * Loads what was kept and rebuilds the kernel state from it (devices, peers, containers' links,
+   * rules, DNS). What fails is logged, not thrown: the agent starts anyway, and the next push
+   * from the managers tries again.
+   */
   static async open(o: DataPlaneOptions): Promise<OverlayDataPlane> {
     const dp = new OverlayDataPlane(o);
     await dp.serial(async () => {
-      await dp.overlay.restore();
-      await dp.converge();
+      await dp.overlay.restore().catch((e: Error) => o.log?.(`overlay: ${e.message}`));
+      await dp.converge().catch((e: Error) => o.log?.(`overlay: ${e.message}`));
     });
     return dp;
   }
@@ -140,6 +144,13 @@ export class OverlayDataPlane {
     return this.serial(async () => {
       this.drained.add(taskId);
       await this.applyRules();
+    });
+  }
+
+  /** Undoes deactivate: the task serves again (a stop that was called off). */
+  activate(taskId: string): Promise<void> {
+    return this.serial(async () => {
+      if (this.drained.delete(taskId)) await this.applyRules();
     });
   }
 

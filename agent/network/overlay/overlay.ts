@@ -147,13 +147,22 @@ export class Overlay {
     this.programmed.delete(networkId);
   }
 
-  /** Brings the kernel back to the recorded state from scratch: after a restart or a reboot. */
+  /**
+   * Brings the kernel back to the recorded state from scratch: after a restart or a reboot.
+   * A network that fails does not stop the others; the failures are thrown together at the end.
+   */
   async restore(): Promise<void> {
     this.programmed.clear();
+    const errors: string[] = [];
     for (const n of [...this.networks.values()]) {
-      await ensureDevices({ ...n, localIp: this.localIp });
-      for (const a of this.attachments.values()) if (a.networkId === n.id && existsSync(a.netnsPath)) await this.plug(a);
-      await this.programPeers(n.id);
+      try {
+        await ensureDevices({ ...n, localIp: this.localIp });
+        for (const a of this.attachments.values()) if (a.networkId === n.id && existsSync(a.netnsPath)) await this.plug(a);
+        await this.programPeers(n.id);
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
     }
+    if (errors.length > 0) throw new Error(errors.join("; "));
   }
 }
