@@ -16,7 +16,7 @@ import {
   type Task,
 } from "../../proto/gen/cluster.js";
 import { formatCidr, formatIp, parseCidr, parseIp, type Subnet } from "../../agent/network/ipv4.js";
-import { AddressSpace, NumberPool, parseAddress, SubnetPool } from "./pools.js";
+import { AddressSpace, addressOf, NumberPool, SubnetPool } from "./pools.js";
 
 export interface AllocatorOptions {
   /** Where networks created without a subnet get theirs: split into /defaultPrefix. */
@@ -86,18 +86,14 @@ export function planAllocation(objs: ClusterObjects, now: number, o: AllocatorOp
 
   // Phase 1: everything already allocated and still in use is reserved, before anything new is
   // handed out, so that a new allocation can never take an address someone still holds.
-  const owner = new Map<string, string>(); // "network/ip" → who holds it
   const reserve = (networkId: string, cidr: string, who: string): boolean => {
     const space = spaces.get(networkId);
-    const a = parseAddress(cidr);
-    if (!space || !a) return false;
-    const key = `${networkId}/${a.ip}`;
-    if (!space.take(a.ip)) {
-      if (owner.get(key) !== who) out.problems.push(`address ${cidr} on network ${netName(networkById.get(networkId), networkId)} is held by both ${owner.get(key) ?? "the gateway"} and ${who}`);
-      return owner.get(key) === who;
-    }
-    owner.set(key, who);
-    return true;
+    const ip = addressOf(cidr);
+    if (!space || ip === undefined) return false;
+    if (space.take(ip, who)) return true;
+    const holder = space.holder(ip);
+    if (holder !== who) out.problems.push(`address ${cidr} on network ${netName(networkById.get(networkId), networkId)} is held by both ${holder ?? "nobody"} and ${who}`);
+    return holder === who;
   };
   for (const t of [...objs.tasks].sort(byAge)) {
     if (!holdsAddresses(t)) continue;
@@ -123,7 +119,7 @@ export function planAllocation(objs: ClusterObjects, now: number, o: AllocatorOp
   // Phase 2: what is missing.
   const endpoints = new Map<string, ServiceEndpoint>();
   for (const s of services) {
-    const e = planEndpoint(s, spaces, owner, ports, o, networkById);
+    const e = planEndpoint(s, spaces, ports, o, networkById);
     endpoints.set(s.id, e);
     if (e.waiting) out.problems.push(`service ${s.spec?.annotations?.name ?? s.id}: ${e.waiting}`);
     if (!sameEndpoint(e.endpoint, s.endpoint) && e.endpoint) out.services.push({ ...s, endpoint: e.endpoint });
@@ -133,19 +129,19 @@ export function planAllocation(objs: ClusterObjects, now: number, o: AllocatorOp
     for (const n of [...objs.nodes].sort(byAge)) {
       if (nodeHasIngress.has(n.id) && n.attachments!.networks.length === 1) continue;
       const kept = n.attachments?.networks.find((a) => a.networkId === ingress.id && nodeHasIngress.has(n.id));
-      const ip = kept ? undefined : space.next();
+      const ip = kept ? undefined : space.next(`node ${n.id}`);
       if (!kept && ip === undefined) {
         out.problems.push(`node ${n.id}: no free address left on the ingress network (${space.cidr}) for the routing mesh`);
         continue;
       }
-      const attachment = kept ?? { networkId: ingress.id, addresses: [`${formatIp(ip!)}/${space.subnet.prefix}`], aliases: [] };
+      const attachment = kept ?? { networkId: ingress.id, addresses: [space.format(ip!)], aliases: [] };
       out.nodes.push({ ...n, attachments: { networks: [attachment] } });
     }
   }
   const services_ = new Map(services.map((s) => [s.id, s]));
   for (const t of [...objs.tasks].sort(byAge)) {
     if (t.status?.state !== TaskState.TASK_STATE_NEW || t.desiredState > TaskState.TASK_STATE_RUNNING) continue;
-    const next = planTask(t, services_.get(t.serviceId), endpoints.get(t.serviceId), ingress, spaces, owner, networkById, now);
+    const next = planTask(t, services_.get(t.serviceId), endpoints.get(t.serviceId), ingress, spaces, networkById, now);
     if (next) out.tasks.push(next);
   }
   return out;
@@ -216,7 +212,7 @@ function chosenPorts(s: Service): PortConfig[] {
   return out;
 }
 
-function planEndpoint(s: Service, spaces: Map<string, AddressSpace>, owner: Map<string, string>, ports: NumberPool, o: AllocatorOptions, networks: Map<string, Network>): ServiceEndpoint {
+function planEndpoint(s: Service, spaces: Map<string, AddressSpace>, ports: NumberPool, o: AllocatorOptions, networks: Map<string, Network>): ServiceEndpoint {
   const spec = s.spec?.endpoint;
   const vipNets = vipNetworks(s);
   if (!spec && vipNets.length === 0) return { endpoint: s.endpoint };
@@ -238,18 +234,18 @@ function planEndpoint(s: Service, spaces: Map<string, AddressSpace>, owner: Map<
       waiting = `network ${netName(networks.get(id), id)} ${networks.has(id) ? "is not allocated yet" : "does not exist"}`;
       continue;
     }
-    const kept = s.endpoint?.virtualIps.find((v) => v.networkId === id && owner.get(`${id}/${parseAddress(v.addr)?.ip}`) === `service ${s.id}`);
+    const who = `service ${s.id}`;
+    const kept = s.endpoint?.virtualIps.find((v) => v.networkId === id && space.holder(addressOf(v.addr) ?? -1) === who);
     if (kept) {
       virtualIps.push({ ...kept });
       continue;
     }
-    const ip = space.next();
+    const ip = space.next(who);
     if (ip === undefined) {
       waiting = `no free address left in network ${netName(networks.get(id), id)} (${space.cidr}) for the virtual IP`;
       continue;
     }
-    owner.set(`${id}/${ip}`, `service ${s.id}`);
-    virtualIps.push({ networkId: id, addr: `${formatIp(ip)}/${space.subnet.prefix}` });
+    virtualIps.push({ networkId: id, addr: space.format(ip) });
   }
   return { endpoint: { spec, ports: portsOut, virtualIps }, waiting };
 }
@@ -261,7 +257,6 @@ function planTask(
   endpoint: ServiceEndpoint | undefined,
   ingress: Network | undefined,
   spaces: Map<string, AddressSpace>,
-  owner: Map<string, string>,
   networks: Map<string, Network>,
   now: number,
 ): Task | undefined {
@@ -274,7 +269,7 @@ function planTask(
   }
   for (const a of t.spec?.networks ?? []) if (!wanted.some((w) => w.id === a.target)) wanted.push({ id: a.target, aliases: a.aliases });
   const attachments: NetworkAttachment[] = [];
-  const taken: { id: string; space: AddressSpace; ip: number }[] = [];
+  const taken: { space: AddressSpace; ip: number }[] = [];
   const who = `task ${t.id}`;
   let why: string | undefined;
   for (const w of wanted) {
@@ -283,25 +278,21 @@ function planTask(
       why = `waiting for network ${netName(networks.get(w.id), w.id)}: it ${networks.has(w.id) ? "is not allocated yet" : "does not exist"}`;
       break;
     }
-    const had = t.networks.find((a) => a.networkId === w.id)?.addresses.find((addr) => owner.get(`${w.id}/${parseAddress(addr)?.ip}`) === who);
+    const had = t.networks.find((a) => a.networkId === w.id)?.addresses.find((addr) => space.holder(addressOf(addr) ?? -1) === who);
     if (had) {
       attachments.push({ networkId: w.id, addresses: [had], aliases: w.aliases });
       continue;
     }
-    const ip = space.next();
+    const ip = space.next(who);
     if (ip === undefined) {
       why = `no free address left in network ${netName(networks.get(w.id), w.id)} (${space.cidr}): remove unused tasks or use a larger subnet`;
       break;
     }
-    taken.push({ id: w.id, space, ip });
-    owner.set(`${w.id}/${ip}`, who);
-    attachments.push({ networkId: w.id, addresses: [`${formatIp(ip)}/${space.subnet.prefix}`], aliases: w.aliases });
+    taken.push({ space, ip });
+    attachments.push({ networkId: w.id, addresses: [space.format(ip)], aliases: w.aliases });
   }
   if (why) {
-    for (const { id, space, ip } of taken) {
-      space.release(ip);
-      owner.delete(`${id}/${ip}`);
-    }
+    for (const { space, ip } of taken) space.release(ip);
     return wait(why);
   }
   return {

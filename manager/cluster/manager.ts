@@ -127,7 +127,7 @@ export class Manager {
       removeMember: (id) => raft.removeMember(id),
       transferLeadership: (to) => raft.transferLeadership(to),
     }, this.log);
-    this.loops = [new Orchestrator(this.store, { onError, batchDelayMs: 10 }), allocator, new Scheduler(this.store, { onError, batchDelayMs: 10 }), roles, this.dispatcher];
+    this.loops = [new Orchestrator(this.store, { onError, batchDelayMs: 10, resyncMs: 100 }), allocator, new Scheduler(this.store, { onError, batchDelayMs: 10 }), roles, this.dispatcher];
     for (const l of this.loops) l.start();
   }
 

@@ -5,7 +5,7 @@
 // of the leader compares in its own transaction. When the leader dies its lease expires, etcd
 // deletes its key, and the next candidate, watching the prefix, takes over.
 import type { Etcd3, IKeyValue } from "etcd3";
-import { type Reachability, backoff, isTransient, reasonOf, sleep, within } from "../store/etcd/client.js";
+import { CALL_TIMEOUT_MS, type Reachability, backoff, isTransient, reasonOf, sleep, within } from "../store/etcd/client.js";
 import { prefixRange } from "../store/etcd/keys.js";
 import type { Fence } from "../store/etcd/txn.js";
 import { RangeWatch } from "../store/etcd/watch.js";
@@ -53,7 +53,7 @@ export class Election {
 
   constructor(private readonly o: ElectionOptions) {
     this.ttlSec = o.ttlSec ?? 1;
-    this.callTimeoutMs = o.callTimeoutMs ?? 3000;
+    this.callTimeoutMs = o.callTimeoutMs ?? CALL_TIMEOUT_MS;
   }
 
   /** Campaigns until stop(), through lost leases and unreachable etcd. */

@@ -46,9 +46,8 @@ export function reconcileUpdate(tx: ReadTx, service: Service, now: number, touch
   const fresh = (t: Task) => t.specVersion === service.specVersion;
   const out: TaskChange[] = [];
   let dirty: Task[][] = [];
+  /** Slots taken by the update: a new task not yet up, or up for less than `delay`. */
   let inFlight = 0;
-  /** When the latest updated task came up: the next batch waits `delay` from then. */
-  let lastUp = 0;
   /** Updated tasks still inside their monitor window: the update is not complete until they pass it. */
   let monitoring = false;
   for (const ts of slots.values()) {
@@ -67,8 +66,10 @@ export function reconcileUpdate(tx: ReadTx, service: Service, now: number, touch
         const stuck = t.nodeId !== "" && tx.get("node", t.nodeId)?.status?.state !== NodeState.NODE_STATE_READY;
         if (!up && !stuck && observed(t) < TaskState.TASK_STATE_RUNNING) inFlight++;
         if (up && (t.meta?.createdAt ?? 0) >= (service.updateStatus?.startedAt ?? 0)) {
-          lastUp = Math.max(lastUp, t.status?.timestamp ?? 0);
-          if ((t.status?.timestamp ?? 0) + cfg.monitorMs > now) monitoring = true;
+          const upAt = t.status?.timestamp ?? 0;
+          // As Swarm's update workers do: a slot's worker waits `delay` after its task came up.
+          if (upAt + cfg.delayMs > now) inFlight++;
+          if (upAt + cfg.monitorMs > now) monitoring = true;
         }
       }
       continue;
@@ -102,7 +103,6 @@ export function reconcileUpdate(tx: ReadTx, service: Service, now: number, touch
   }
 
   if (dirty.length === 0) return out; // the last batch is in its monitor window
-  if (inFlight === 0 && lastUp > 0 && now < lastUp + cfg.delayMs) return out;
   const room = cfg.parallelism === 0 ? dirty.length : Math.max(0, Number(cfg.parallelism) - inFlight);
   dirty = dirty.sort((a, b) => a[0].slot - b[0].slot || (a[0].nodeId < b[0].nodeId ? -1 : 1)).slice(0, room);
   for (const ts of dirty) {

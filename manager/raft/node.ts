@@ -163,6 +163,9 @@ export class RaftNode {
     if (this.o.server) this.transport.serveOn(this.o.server);
     else await this.transport.listen(this.o.self.raftAddress, this.o.serverCredentials);
     for (const [id, m] of this.members) if (id !== this.o.id) this.transport.setPeer(id, m.raftAddress);
+    // A lone voter need not wait out an election timeout: nobody else could win.
+    const voters = this.confState.voters;
+    if (voters.length === 1 && voters[0] === this.o.id) this.rawNode.campaign();
     this.ticker = setInterval(() => {
       this.rawNode.tick();
       this.kick();

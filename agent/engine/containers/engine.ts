@@ -17,6 +17,7 @@ import type { ExitStatus, ImagePort, LaunchMount, RuntimePort } from "./launch.j
 import { generateName, newContainerId, validName } from "./naming.js";
 import type { ContainerRecord } from "./record.js";
 import { BACKOFF_RESET_MS, restartDelayMs, shouldRestart } from "./restart-policy.js";
+import { initHears } from "./signals.js";
 import { ContainerStore } from "./store.js";
 import { resolveUser } from "./user.js";
 
@@ -250,9 +251,13 @@ export class ContainerEngine {
     }
     if (rec.state.status !== "running") return;
     const grace = timeoutS ?? (rec.config.stopTimeout >= 0 ? rec.config.stopTimeout : DEFAULT_STOP_TIMEOUT_S);
-    const exited = this.nextExit(rec.id, grace * 1000);
-    await this.d.runtime.kill(this.stateDir(rec.id), rec.config.stopSignal || "SIGTERM").catch(() => undefined);
-    if (await exited) return;
+    const signal = rec.config.stopSignal || "SIGTERM";
+    // An init that does not catch the stop signal never sees it: no grace period to wait out.
+    if (initHears(rec.state.pid, signal)) {
+      const exited = this.nextExit(rec.id, grace * 1000);
+      await this.d.runtime.kill(this.stateDir(rec.id), signal).catch(() => undefined);
+      if (await exited) return;
+    }
     const killed = this.nextExit(rec.id, 30_000);
     await this.d.runtime.kill(this.stateDir(rec.id), "SIGKILL").catch(() => undefined);
     if (!(await killed)) throw precondition(`container ${rec.name} did not exit after SIGKILL: it may be stuck in the kernel`);

@@ -66,6 +66,13 @@ function readPem(file: string | undefined, flag: string): Buffer {
   }
 }
 
+/**
+ * Default deadline of one etcd call. Short on purpose: while etcd elects a leader, a request sent
+ * to a follower waits for its deadline rather than failing, so a long deadline is a long stall;
+ * a short one fails fast and the retry lands on the new leader. Raise it for a distant etcd.
+ */
+export const CALL_TIMEOUT_MS = 1000;
+
 /** Options for one etcd call: a deadline `ms` from now, or `until` if that is sooner. */
 export function within(ms: number, until = Infinity): { deadline: number } {
   return { deadline: Math.min(Date.now() + ms, until) };
@@ -88,6 +95,7 @@ export function isTransient(err: unknown): boolean {
 /** The first line of an error, without gRPC's code prefix: what a log line says about it. */
 export function reasonOf(err: unknown): string {
   const msg = String((err as Error)?.message ?? err).split("\n")[0];
+  if (/DEADLINE_EXCEEDED|Deadline exceeded/.test(msg)) return "no answer before the deadline";
   return msg.replace(/^\d+ [A-Z_]+: /, "").replace(/ \(\d{4}-\d\d-\d\dT[^)]*\)$/, "");
 }
 

@@ -5,7 +5,7 @@
 import type { Etcd3, ITxnResponse } from "etcd3";
 import type { ChangeSet } from "../../../proto/gen/cluster.js";
 import { MemoryStore } from "../memory.js";
-import { type Reachability, backoff, isTransient, reasonOf, sleep, within } from "./client.js";
+import { CALL_TIMEOUT_MS, type Reachability, backoff, isTransient, reasonOf, sleep, within } from "./client.js";
 import { EtcdUnavailableError, NotLeaderError, TxnTooLargeError } from "./errors.js";
 import type { KeyLayout } from "./keys.js";
 import { Mirror } from "./mirror.js";
@@ -46,7 +46,7 @@ export class EtcdStore {
   private readonly maxTxnOps: number;
 
   constructor(private readonly o: EtcdStoreOptions) {
-    this.callTimeoutMs = o.callTimeoutMs ?? 3000;
+    this.callTimeoutMs = o.callTimeoutMs ?? CALL_TIMEOUT_MS;
     this.writeTimeoutMs = o.writeTimeoutMs ?? 15_000;
     this.maxTxnOps = o.maxTxnOps ?? 128;
     this.store = new MemoryStore({ proposer: { propose: (cs) => this.propose(cs) }, batchSize: o.batchSize ?? Math.max(1, Math.floor((this.maxTxnOps - 1) / 3)), now: o.now });
@@ -90,8 +90,8 @@ export class EtcdStore {
         }
         this.o.reach.failed(err);
         resent ||= !NOT_SENT.test(String((err as Error).message));
-        const wait = backoff(attempt);
-        if (Date.now() + wait >= until) throw new EtcdUnavailableError(reasonOf(err), resent);
+        const wait = Math.min(backoff(attempt), until - Date.now() - 50);
+        if (wait < 0) throw new EtcdUnavailableError(reasonOf(err), resent);
         await sleep(wait);
         continue;
       }

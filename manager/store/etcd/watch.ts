@@ -4,7 +4,7 @@
 // resumes from the header revision of the last response, which can skip events a catching-up
 // watch had not yet been sent.)
 import type { Etcd3, IEvent, IWatchResponse } from "etcd3";
-import { type Reachability, backoff, isTransient, reasonOf, within } from "./client.js";
+import { CALL_TIMEOUT_MS, type Reachability, backoff, isTransient, reasonOf, within } from "./client.js";
 import type { Range } from "./keys.js";
 
 export interface RangeWatchOptions {
@@ -63,7 +63,7 @@ export class RangeWatch {
     // etcd keeps the puts but not the deletes of the revision it compacted at, and a watch from
     // exactly that revision is not refused: it silently misses the deletes. So a resumed watch
     // first reads at the revision before it; if that was compacted, the caller re-reads.
-    const probe = resuming ? this.o.client.kv.range({ key: this.o.range.key, revision: this.next - 1, limit: 1, count_only: true }, within(3000)) : Promise.resolve();
+    const probe = resuming ? this.o.client.kv.range({ key: this.o.range.key, revision: this.next - 1, limit: 1, count_only: true }, within(CALL_TIMEOUT_MS)) : Promise.resolve();
     probe.then(
       () => gen === this.generation && this.connect(gen),
       (err) => {
@@ -95,7 +95,8 @@ export class RangeWatch {
     this.drop();
     if (isTransient(err)) this.o.reach.failed(err);
     else this.o.log(`store: etcd watch failed (${reasonOf(err)}); watching again`);
-    this.retry = setTimeout(() => this.open(), backoff(this.failures++));
+    // Writers wait for the watch to deliver their revision: come back soon (the first retry at once).
+    this.retry = setTimeout(() => this.open(), this.failures++ === 0 ? 0 : Math.min(250, backoff(this.failures)));
   }
 
   private drop(): void {

@@ -39,6 +39,7 @@ const ops: Record<string, (...args: never[]) => Promise<unknown>> = {
   attach: (netnsPath: string, task: unknown, first: number) => plane().attach(netnsPath, Task.fromJSON(task), first),
   detach: (taskId: string) => plane().detach(taskId),
   deactivate: (taskId: string) => plane().deactivate(taskId),
+  activate: (taskId: string) => plane().activate(taskId),
   publishHost: (taskId: string, ports: PortConfig[]) => plane().publishHost(taskId, ports),
   retain: (taskIds: string[]) => plane().retain(new Set(taskIds)),
   close: () => plane().close(),

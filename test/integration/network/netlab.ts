@@ -92,6 +92,19 @@ export class NetLab {
     this.net = `198.18.${process.pid % 250}`;
     NetLab.removeLeftovers(this.prefix);
     this.dir = mkdtempSync(join(tmpdir(), `${this.prefix}-`));
+    this.client = `${this.prefix}-cl`;
+    this.clientIp = `${this.net}.100`;
+    try {
+      this.build(hostCount);
+    } catch (e) {
+      // Half a lab is removed as a whole one would be.
+      NetLab.removeLeftovers(this.prefix);
+      rmSync(this.dir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  private build(hostCount: number): void {
     const sw = `${this.prefix}-sw`;
     must(["ip", "netns", "add", sw]);
     must(["ip", "-n", sw, "link", "add", "sw", "type", "bridge"]);
@@ -110,8 +123,6 @@ export class NetLab {
       plug(netns, `p${i}`, ip);
       this.hosts.push({ name: `h${i}`, netns, ip, agent: new HostAgent(netns), stateFile: join(this.dir, `h${i}.json`) });
     }
-    this.client = `${this.prefix}-cl`;
-    this.clientIp = `${this.net}.100`;
     plug(this.client, "pcl", this.clientIp);
   }
 

@@ -142,6 +142,9 @@ describe("overlay networks across three hosts", () => {
     const local = lab.exec(both, ["sh", "-c", "for i in $(seq 30); do curl -s --max-time 2 http://web/; echo; done"]).out;
     expect(local).not.toContain("web.1");
     expect(lab.get(both, `http://${web1}/`)).toBe("web.1"); // still running
+    await host(1).agent.call("activate", task("web.1").id);
+    expect(lab.resolve(both, "tasks.web")).toContain(web1);
+    await host(1).agent.call("deactivate", task("web.1").id);
 
     // The managers' way: desired SHUTDOWN, pushed to every node before the agent stops the container.
     const web2 = task("web.2");
@@ -194,6 +197,23 @@ describe("overlay networks across three hosts", () => {
     expect(everUsed.size).toBe(100); // a /24: no address came back while others were still unused
     expect({ links: links(), fdb: fdb() }).toEqual(before);
     expect(c.log).toEqual([]);
+  });
+
+  test("a failed attach says why and leaves nothing behind", async () => {
+    const h = host(2);
+    const links = () => sh(["ip", "-n", h.netns, "-o", "link"]).out;
+    const before = links();
+    const odd = await c.service("odd", { networks: [front] });
+    const id = await c.task(odd, 1);
+    await c.pass();
+    const netns = lab.container("odd1");
+    sh(["ip", "-n", netns, "link", "add", "eth0", "type", "veth", "peer", "name", "other0"]);
+    await expect(h.agent.call("attach", lab.netnsPath(netns), Task.toJSON(c.get("task", id)), 0)).rejects.toThrow(/already has an interface eth0: attach with another interface name/);
+    await expect(h.agent.call("attach", "/run/netns/none-such", Task.toJSON(c.get("task", id)), 0)).rejects.toThrow(/network namespace \/run\/netns\/none-such does not exist/);
+    const elsewhere = { ...(Task.toJSON(c.get("task", id)) as object), networks: [{ networkId: "nowhere", addresses: ["10.99.0.2/24"], aliases: [] }] };
+    await expect(h.agent.call("attach", lab.netnsPath(netns), elsewhere, 1)).rejects.toThrow(/network nowhere is not set up on this node yet/);
+    expect(links()).toBe(before);
+    await c.advance(id, TaskState.TASK_STATE_REJECTED);
   });
 
   test("a network's bridge deleted under a running agent is made again, with its ports, peers and DNS, on the next push", async () => {

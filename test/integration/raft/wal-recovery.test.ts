@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { RECORD_MAGIC } from "../../../manager/raft/wal/record.js";
 import { Cluster, httpCall, type Member } from "../../support/raft/cluster.js";
 
 let cluster: Cluster | undefined;
@@ -15,6 +16,17 @@ function lastWalSegment(m: Member): string {
   return join(dir, readdirSync(dir).filter((f) => f.endsWith(".log")).sort().at(-1)!);
 }
 
+/** Where the records of a (preallocated, zero-filled) segment end, and where its last record starts. */
+function records(buf: Buffer): { lastStart: number; end: number } {
+  let off = 0;
+  let lastStart = 0;
+  while (off + 16 <= buf.length && buf.readUInt32LE(off) === RECORD_MAGIC) {
+    lastStart = off;
+    off += 16 + buf.readUInt32LE(off + 8);
+  }
+  return { lastStart, end: off };
+}
+
 describe("WAL recovery in a member process", () => {
   it("repairs a torn or bit-flipped last record at start, and refuses to start on an earlier corrupt one", async () => {
     cluster = await Cluster.start({ size: 1 });
@@ -24,17 +36,20 @@ describe("WAL recovery in a member process", () => {
     const seg = lastWalSegment(m);
     const good = readFileSync(seg);
 
-    // a half-written record at the tail, as a crash mid-append leaves it
-    writeFileSync(seg, Buffer.concat([good, good.subarray(32, 60)]));
+    // a half-written record after the last one, as a crash mid-append leaves it
+    const { lastStart, end } = records(good);
+    const torn = Buffer.from(good);
+    good.copy(torn, end, lastStart, lastStart + Math.ceil((end - lastStart) / 2));
+    writeFileSync(seg, torn);
     m.start();
     await cluster.waitForLeader();
     expect(JSON.parse((await httpCall(m.client, "GET", "/dump", undefined, 5000)).body.toString())["w19"]).toBe("v19");
-    expect(m.log).toMatch(/cut damaged last record at offset \d+ \(.* cut short/);
+    expect(m.log).toMatch(new RegExp(`cut damaged last record at offset ${end} \\(checksum mismatch\\)`));
 
     // a bit flipped in the last record
     await m.kill("SIGKILL");
     const now = readFileSync(seg);
-    now[now.length - 3] ^= 0x10;
+    now[records(now).end - 3] ^= 0x10;
     writeFileSync(seg, now);
     m.log = "";
     m.start();

@@ -52,7 +52,6 @@ describe("etcd store when etcd's leader is killed", () => {
     await until(() => writers.every((w) => [...w.acked.values()].filter((t) => t > killedAt).length >= 20), "both stores write again under the new leader", 60_000);
     await sleep(200);
     await Promise.all(writers.map((w) => w.stop()));
-    console.log("DEBUG first ack after kill", writers.map((w) => Math.min(...[...w.acked.values()].filter((t) => t > killedAt)) - killedAt));
 
     // What etcd holds, read by a store that saw none of it happen.
     const fresh = await h.open(prefix);

@@ -70,6 +70,7 @@ describe("etcd store: two instances on one prefix", () => {
     // The loser reads again and retries: now it goes through.
     const loser = winner === 2 ? b : a;
     await bump(loser, 4);
+    await synced(a, b);
     expect(a.store.view((tx) => tx.get("service", id)!.specVersion)).toBe(4);
   });
 

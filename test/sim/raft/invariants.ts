@@ -11,8 +11,10 @@ export class Invariants {
   private readonly committedTerm: number[] = [];
   private readonly appliedData: string[] = [];
   private checkedCommit = new Map<number, number>();
-  /** Highest index checked for durability per leader and term ("id:term"). */
-  private durableChecked = new Map<string, number>();
+  /** Per leader and term ("id:term"): highest index checked for durability, and the voters then. */
+  private durableChecked = new Map<string, { index: number; voters: number[] }>();
+  /** The highest commit index any member had at the end of the previous check. */
+  private prevMaxCommit = 0;
 
   /** State machine safety: every member applies the same entry at each index. */
   onApply(m: SimMember, e: Entry): void {
@@ -50,6 +52,7 @@ export class Invariants {
       }
       this.checkedCommit.set(m.id, c);
     }
+    for (const m of members) if (m.alive) this.prevMaxCommit = Math.max(this.prevMaxCommit, m.node.raft.log.committed);
     if (full) {
       this.checkLogMatching(members);
       for (const m of members) if (m.alive && m.node.raft.role === Role.Leader) this.checkLeaderCompleteness(m);
@@ -63,20 +66,22 @@ export class Invariants {
   /**
    * Durability: an entry a leader counts as committed is on the synced disks of a quorum of its
    * voters (its own included only once its write is synced), so no set of crashes can lose it.
+   * A membership change may take effect in the same step, so the voters of the last check count too.
    */
   private checkDurableCommit(leader: SimMember, members: SimMember[]): void {
     const r = leader.node.raft;
     const key = `${leader.id}:${r.term}`;
     const byId = new Map(members.map((m) => [m.id, m]));
-    const quorum = Math.floor(r.trk.voters.size / 2) + 1;
-    for (let i = (this.durableChecked.get(key) ?? r.log.firstIndex() - 1) + 1; i <= r.log.committed; i++) {
+    const voters = [...r.trk.voters];
+    const last = this.durableChecked.get(key) ?? { index: Math.max(this.prevMaxCommit, r.log.firstIndex() - 1), voters };
+    const durable = (ids: number[], i: number, t: number) => ids.filter((v) => byId.get(v)?.disk.holds(i, t)).length >= Math.floor(ids.length / 2) + 1;
+    for (let i = last.index + 1; i <= r.log.committed; i++) {
       const t = r.log.term(i);
-      if (t === undefined) continue;
-      let holders = 0;
-      for (const v of r.trk.voters) if (byId.get(v)?.disk.holds(i, t)) holders++;
-      if (holders < quorum) fail(`durability: leader ${leader.id} of term ${r.term} counts entry ${i} (term ${t}) committed, but only ${holders} of ${r.trk.voters.size} voters have it on disk`);
+      if (t === undefined || durable(voters, i, t) || durable(last.voters, i, t)) continue;
+      const holders = voters.filter((v) => byId.get(v)?.disk.holds(i, t));
+      fail(`durability: leader ${leader.id} of term ${r.term} counts entry ${i} (term ${t}) committed, but only voters [${holders}] of [${voters}] have it on disk`);
     }
-    this.durableChecked.set(key, Math.max(this.durableChecked.get(key) ?? 0, r.log.committed));
+    this.durableChecked.set(key, { index: Math.max(last.index, r.log.committed), voters });
   }
 
   /** A leader's log holds every entry committed before its term. */

@@ -46,8 +46,8 @@ export function runSeed(seed: number, rounds = 400): SimResult {
   const rng = new Prng(seed);
   const size = rng.pick([3, 3, 5]);
   const cfg: SimConfig = {
-    electionTick: 10,
-    heartbeatTick: 1,
+    electionTick: rng.pick([10, 10, 20]),
+    heartbeatTick: rng.pick([1, 1, 3]),
     maxSizePerMsg: rng.pick([64, 256, 4096]),
     maxInflightMsgs: rng.pick([1, 4, 64]),
     snapshotEvery: rng.int(5, 40),

@@ -1,11 +1,13 @@
 // Runs kv-server members as real processes on loopback for tests and the bench: free ports, temp
-// data dirs, kill -9 and restart by PID, and a client that finds the leader.
+// data dirs, kill -9 and restart by PID, and a gRPC client that finds the leader.
 import { spawn, type ChildProcess } from "node:child_process";
+import * as grpc from "@grpc/grpc-js";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { request, Agent } from "node:http";
+import { request, type Agent } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { TestKvClient, type PutResponse } from "../../../proto/gen/raft_test_kv.js";
 
 export const KV_SERVER = join(process.cwd(), "dist/test/support/raft/kv-server.js");
 
@@ -77,7 +79,7 @@ export class Cluster {
     private readonly env: Record<string, string>,
     private readonly nodeArgs: string[],
   ) {
-    this.client = new KvClient(() => this.members.filter((m) => m.alive).map((m) => m.client));
+    this.client = new KvClient(() => this.members.filter((m) => m.alive).map((m) => m.raft));
   }
 
   static async start(opts: ClusterOptions): Promise<Cluster> {
@@ -172,15 +174,17 @@ export interface Status {
   members: Record<string, { raftAddress: string; clientAddress?: string; voter: boolean }>;
 }
 
-/** Writes with a deadline, following 421 answers to the leader and retrying elsewhere on failure. */
+/** Writes with a deadline over gRPC (one connection per member), following not-leader answers to the leader and retrying elsewhere on failure. */
 export class KvClient {
   private leader?: string;
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 512 });
+  private readonly channels = new Map<string, TestKvClient>();
 
+  /** `addresses` lists the live members' Raft (cluster) ports, where TestKv is served. */
   constructor(private readonly addresses: () => string[]) {}
 
   async put(key: string, value: Buffer | string, timeoutMs = 10_000): Promise<void> {
     const end = Date.now() + timeoutMs;
+    const bytes = Buffer.from(value);
     let i = 0;
     for (;;) {
       const addrs = this.addresses();
@@ -192,24 +196,27 @@ export class KvClient {
         continue;
       }
       try {
-        const r = await httpCall(target, "PUT", `/kv/${key}`, Buffer.from(value), Math.min(left, 2000), this.agent);
-        if (r.code === 200) {
+        const r = await this.call(target, key, bytes, Math.min(left, 2000));
+        if (!r.notLeader && !r.error) {
           this.leader = target;
           return;
         }
-        if (r.code === 421) {
-          const hint = JSON.parse(r.body.toString()) as { leaderClient?: string };
-          this.leader = hint.leaderClient;
-          if (!hint.leaderClient) await sleep(5);
-          continue;
-        }
-        this.leader = undefined;
-        await sleep(5);
+        this.leader = r.notLeader && r.leaderAddress ? r.leaderAddress : undefined;
+        if (!this.leader) await sleep(5);
       } catch {
         this.leader = undefined;
         await sleep(5);
       }
     }
+  }
+
+  private call(address: string, key: string, value: Buffer, timeoutMs: number): Promise<PutResponse> {
+    let c = this.channels.get(address);
+    if (!c) {
+      c = new TestKvClient(address, grpc.credentials.createInsecure(), { "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 1000 });
+      this.channels.set(address, c);
+    }
+    return new Promise((resolve, reject) => c.put({ key, value }, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, r) => (err ? reject(err) : resolve(r))));
   }
 
   /** One call to a given member, for membership changes and other admin requests. */
@@ -219,7 +226,8 @@ export class KvClient {
   }
 
   close(): void {
-    this.agent.destroy();
+    for (const c of this.channels.values()) c.close();
+    this.channels.clear();
   }
 }
 

@@ -3,7 +3,8 @@ import { TaskState } from "../../../proto/gen/cluster.js";
 import { MemoryStore } from "../../../manager/store/memory.js";
 import { checkNetworkSpec, ingressNetworkSpec, networkInUse } from "../../../manager/allocator/networks.js";
 import { planAllocation } from "../../../manager/allocator/plan.js";
-import { addressOf, AllocCluster } from "./cluster.js";
+import { addressOf } from "../../../manager/allocator/pools.js";
+import { addressOf as taskAddress, AllocCluster } from "./cluster.js";
 
 describe("networks", () => {
   test("each network gets its own VNI from 4096 and a /24 of the pool; a given subnet is kept and never handed to another", async () => {
@@ -96,7 +97,7 @@ describe("tasks and services", () => {
     expect(waiting.status?.message).toMatch(/no free address left in network tiny \(10.9.0.0\/29\)/);
     await c.advance(ids[0], TaskState.TASK_STATE_SHUTDOWN);
     expect(await c.pass()).toBe(1);
-    expect(addressOf(c.get("task", ids[4]), n)).toBe(addressOf(c.get("task", ids[0]), n));
+    expect(taskAddress(c.get("task", ids[4]), n)).toBe(taskAddress(c.get("task", ids[0]), n));
 
     const orphan = await c.service("orphan", { networks: ["gone"] });
     const o = await c.task(orphan, 1);
@@ -110,7 +111,7 @@ describe("tasks and services", () => {
     const s = await c.service("web", { networks: [n] });
     const [a, b, d] = [await c.task(s, 1), await c.task(s, 2), await c.task(s, 3)];
     await c.pass();
-    const held = (id: string) => addressOf(c.get("task", id), n);
+    const held = (id: string) => taskAddress(c.get("task", id), n);
     // a: running but told to stop — its container still uses the address.
     await c.advance(a, TaskState.TASK_STATE_RUNNING, "n1");
     await c.store.update((tx) => tx.update("task", { ...tx.get("task", a)!, desiredState: TaskState.TASK_STATE_SHUTDOWN }));
@@ -178,7 +179,7 @@ describe("no duplicates, ever", () => {
       for (let slot = 1; slot <= 100; slot++) ids.push(await c.task(s, slot));
       await c.pass();
       const live = c.tasks().filter((t) => t.status?.state === TaskState.TASK_STATE_PENDING);
-      const addrs = live.map((t) => addressOf(t, n)!);
+      const addrs = live.map((t) => taskAddress(t, n)!);
       expect(addrs).toHaveLength(100);
       expect(new Set(addrs).size).toBe(100);
       for (const a of addrs) seen.add(a);
@@ -202,7 +203,7 @@ describe("no duplicates, ever", () => {
     const more: string[] = [];
     for (let slot = 21; slot <= 40; slot++) more.push(await next.task(s, slot));
     await next.pass();
-    const all = next.tasks().map((t) => addressOf(t, n));
+    const all = next.tasks().map((t) => taskAddress(t, n));
     expect(all.every(Boolean)).toBe(true);
     expect(new Set(all).size).toBe(41 - 1);
     expect(next.get("service", s).endpoint?.virtualIps[0]?.addr).toBe(c.get("service", s).endpoint?.virtualIps[0]?.addr);
@@ -219,4 +220,10 @@ describe("no duplicates, ever", () => {
     expect(planAllocation(objs, 5)).toEqual(planAllocation(structuredClone(objs), 5));
     expect(ingress).toBeTruthy();
   });
+});
+
+test("addresses are read as the allocator stores them, and anything else is refused", () => {
+  expect(addressOf("10.1.2.3/24")).toBe(((10 << 24) | (1 << 16) | (2 << 8) | 3) >>> 0);
+  expect(addressOf("255.255.255.254")).toBe(0xfffffffe);
+  for (const bad of ["10.1.2/24", "10.1.2.256/24", "10..2.3/24", "10.1.2.3.4", "a.b.c.d", ""]) expect([bad, addressOf(bad)]).toEqual([bad, undefined]);
 });

@@ -135,6 +135,24 @@ describe("rolling updater", () => {
     expect(c.store.view((tx) => tx.get("service", "web"))!.updateStatus!.state).toBe(UpdateState.UPDATE_STATE_COMPLETED);
   });
 
+  it("waits the update delay after each batch comes up before starting the next", async () => {
+    const c = await cluster(3);
+    await c.addService(service("web", { replicas: 6 }));
+    await c.run(10);
+    await c.updateSpec("web", (s) => {
+      s.spec!.task!.container!.image = "busybox:2";
+      s.spec!.update = { parallelism: 2, delayMs: 1000, failureAction: 0, monitorMs: 5000, maxFailureRatio: 0, order: 0 };
+    });
+    for (let i = 0; i < 400 && c.store.view((tx) => tx.get("service", "web"))!.updateStatus!.state !== UpdateState.UPDATE_STATE_COMPLETED; i++) await c.step();
+    const made = c.tasksOf("web").filter((t) => t.specVersion === 2).sort((a, b) => a.meta!.createdAt - b.meta!.createdAt);
+    expect(made).toHaveLength(6);
+    for (let b = 1; b < 3; b++) {
+      const upBefore = Math.max(...made.slice(2 * (b - 1), 2 * b).map((t) => t.status!.timestamp));
+      const next = Math.min(...made.slice(2 * b, 2 * b + 2).map((t) => t.meta!.createdAt));
+      expect(next - upBefore).toBeGreaterThanOrEqual(1000);
+    }
+  });
+
   it("rolls back when new tasks fail and the failure action says so", async () => {
     const c = await cluster(2);
     await c.addService(service("web", { replicas: 4, restart: { condition: RestartCondition.RESTART_CONDITION_NONE } }));

@@ -164,3 +164,39 @@ describe("check-quorum", () => {
     expect(c.raft(1).role).toBe(Role.Leader);
   });
 });
+
+describe("a leader whose connection dropped", () => {
+  const opts = { checkQuorum: true, preVote: true, electionTick: 30 };
+
+  it("is replaced within a few ticks: the lowest id campaigns first and the others vote for it", () => {
+    const c = new Cluster([1, 2, 3, 4, 5], opts);
+    c.elect(3);
+    c.isolate(3);
+    for (const id of [1, 2, 4, 5]) c.get(id).node.reportDisconnected(3);
+    let ticks = 0;
+    while (![1, 2, 4, 5].some((id) => c.raft(id).role === Role.Leader) && ticks < 30) {
+      for (const id of [1, 2, 4, 5]) c.tick(id);
+      c.settle();
+      ticks++;
+    }
+    expect(c.raft(1).role).toBe(Role.Leader);
+    expect(ticks).toBeLessThanOrEqual(2);
+    expect(c.raft(1).term).toBe(c.raft(3).term + 1); // one election, no split vote
+  });
+
+  it("is not disrupted when only one follower's connection dropped", () => {
+    const c = new Cluster([1, 2, 3], opts);
+    c.elect(1);
+    const term = c.raft(1).term;
+    c.get(2).node.reportDisconnected(1);
+    for (let i = 0; i < 5; i++) {
+      c.tick(2);
+      c.settle();
+    }
+    expect(c.raft(1).role).toBe(Role.Leader);
+    expect(c.raft(1).term).toBe(term);
+    c.tick(1, 5);
+    c.settle();
+    expect(c.raft(2).lead).toBe(1); // the next heartbeat restores it
+  });
+});

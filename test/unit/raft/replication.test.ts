@@ -136,3 +136,41 @@ describe("§5.4 safety", () => {
     expect(c.data(leader)).toEqual(["a", "b"]);
   });
 });
+
+describe("thesis §10.2.1 the leader writes its log in parallel with replicating it", () => {
+  it("a leader's appends may go out before its own write; a follower's answers wait for its write", () => {
+    const c = new Cluster([1, 2, 3]);
+    c.elect(1);
+    c.get(1).node.propose(Buffer.from("a"));
+    const lead = c.get(1).node.ready();
+    expect(lead.entries).toHaveLength(1);
+    expect(lead.messages.every((m) => m.type === MessageType.MSG_APP)).toBe(true);
+    expect(lead.messagesBeforePersist).toBe(true);
+    const n2 = c.get(2).node;
+    n2.step(lead.messages.find((m) => m.to === 2)!);
+    const follower = n2.ready();
+    expect(follower.messages.map((m) => m.type)).toEqual([MessageType.MSG_APP_RESP]);
+    expect(follower.messagesBeforePersist).toBe(false);
+  });
+
+  it("the leader counts its own copy toward commit only once it reports it persisted", () => {
+    const c = new Cluster([1, 2, 3, 4, 5]);
+    c.elect(1);
+    const before = c.raft(1).log.committed;
+    c.get(1).node.propose(Buffer.from("a"));
+    const rd = c.get(1).node.ready(); // the leader's write is under way
+    for (const to of [2, 3]) {
+      const n = c.get(to).node;
+      n.step(rd.messages.find((m) => m.to === to)!);
+      const written = n.ready();
+      c.get(to).storage.append(written.entries);
+      n.advance();
+      for (const m of written.messages) c.get(1).node.step(m);
+    }
+    // Two followers of five hold it: a majority only with the leader's copy, which is not on disk yet.
+    expect(c.raft(1).log.committed).toBe(before);
+    c.get(1).storage.append(rd.entries);
+    c.get(1).node.advance();
+    expect(c.raft(1).log.committed).toBe(before + 1);
+  });
+});
