@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# The lab demo: a lab of 3 manager and 2 worker hosts (network namespaces, each with its own
-# `shoal daemon`), a web service run by hand on the workers from the lab's registry, a version 2
-# rolled out one host at a time, a daemon killed and its containers re-adopted, a partition and
-# its heal, then a clean teardown. The cluster control plane (swarm init/join, services) will
-# replace the by-hand steps as it lands.
+# The lab demo: a swarm of 3 managers and 2 workers, each a host in its own network namespace
+# with its own `shoal daemon`. A web service of 6 replicas published on every node, scaled to 10,
+# rolled out to version 2, a worker's power cut (its tasks rescheduled), the leader killed (a new
+# one elected), power back, then a clean teardown. Every step is shown as it happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LAB=${SHOAL_DEMO_LAB:-demo}
@@ -11,55 +10,75 @@ shoal() { node dist/cli/main.js "$@"; }
 on() { local host=$1; shift; shoal lab exec --name "$LAB" "$host" -- "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 addr() { shoal lab ls --name "$LAB" | awk -v h="$LAB-$1" '$2 == h { print $4 }'; }
-pid() { shoal lab ls --name "$LAB" | awk -v h="$LAB-$1" '$2 == h { print $5 }'; }
-fetch() { on m1 timeout 5 busybox wget -qO- "http://$(addr "$1"):8080/" || echo "(no answer from $1)"; }
+now_ms() { date +%s%3N; }
+
+# What 20 requests to port 8080 of a node get back: the page each replica serves ("shoal v1" or "shoal v2").
+pages() {
+  local via=$1 at; at=$(addr "$2")
+  on "$via" sh -c "for i in \$(seq 20); do timeout 2 busybox wget -qO- http://$at:8080/ 2>/dev/null || echo '(no answer)'; done" | sort | uniq -c | sed 's/^/    /'
+}
+
+# Polls until a command's output matches, printing how long it took.
+wait_for() {
+  local what=$1 pattern=$2; shift 2
+  local start; start=$(now_ms)
+  for _ in $(seq 600); do
+    if "$@" 2>/dev/null | grep -Eq "$pattern"; then printf '  %s after %.1f s\n' "$what" "$(( $(now_ms) - start ))e-3"; return 0; fi
+    sleep 0.1
+  done
+  echo "demo: $what did not happen within 60 s" >&2; return 1
+}
+running() { on m1 shoal service ls | awk '$2 == "web" { print $4 }'; }
+leader_host() { on "$1" shoal node ls | awk '/Leader/ { for (i = 1; i <= NF; i++) if ($i ~ /-m[0-9]+$/) print $i }' | sed "s/^$LAB-//"; }
 
 cleanup() { step "tearing the lab down"; shoal lab down --name "$LAB" || true; }
 trap cleanup EXIT
 shoal lab down --name "$LAB" >/dev/null 2>&1 || true
 before_netns=$(ip netns list | sort); before_mounts=$(grep -c . /proc/self/mountinfo)
 
-step "lab up: 3 managers, 2 workers, a registry holding busybox:1 and busybox:2"
+step "lab up: 3 managers and 2 workers; m1 inits the swarm, the others join with tokens"
 shoal lab up --name "$LAB" --managers 3 --workers 2
-shoal lab ls --name "$LAB"
+on m1 shoal node ls
 
-step "a web server on each worker, pulled from the lab registry, restart always"
-for w in w1 w2; do on "$w" shoal run -d --name web -p 8080:80 --restart always busybox:1 >/dev/null; on "$w" shoal ps; done
-for w in w1 w2; do printf '%s answers: ' "$w"; fetch "$w"; done
+step "a web service of 6 replicas, published on port 8080 of every node (busybox:1 from the lab registry)"
+on m1 shoal service create --name web --replicas 6 --publish 8080:80 busybox:1 httpd -f -p 80 -h /var/www
+on m1 shoal service ps web
+echo "  20 requests to w1:8080 (the routing mesh spreads them over the replicas):"; pages m1 w1
 
-step "rolling update to busybox:2, one worker at a time"
-for w in w1 w2; do
-  on "$w" shoal pull busybox:2 >/dev/null
-  on "$w" shoal rm -f web >/dev/null
-  on "$w" shoal run -d --name web -p 8080:80 --restart always busybox:2 >/dev/null
-  for x in w1 w2; do printf '%s answers: ' "$x"; fetch "$x"; done
-done
+step "scale to 10"
+on m2 shoal service scale web=10
+on m1 shoal service ls
 
-step "a crashed container restarts in place (kill -9 of its process on w1)"
-cpid=$(on w1 shoal inspect web | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log((Array.isArray(j)?j[0]:j).State.Pid)})')
-kill -9 "$cpid"; sleep 0.5
-on w1 shoal inspect web | grep -E '"(Status|Pid|RestartCount)"' | tr -s ' '
-printf 'w1 answers: '; fetch w1
+step "rolling update to busybox:2, 2 replicas at a time, 1 s apart"
+on m3 shoal service update --image busybox:2 --update-parallelism 2 --update-delay 1s web
+echo "  20 requests to m2:8080:"; pages m1 m2
 
-step "w2 loses power (daemon and containers die at once), then comes back"
+step "w2 loses power: it is marked down and its tasks run elsewhere"
 shoal lab kill --name "$LAB" w2
-printf 'w2 answers while down: '; fetch w2
-shoal lab start --name "$LAB" w2
-sleep 1
-on w2 shoal ps -a
-printf 'w2 answers after power is back: '; fetch w2
+wait_for "w2 marked Down" "$LAB-w2 +Down" on m1 shoal node ls
+wait_for "10/10 replicas running without w2" "^10/10$" running
+on m1 shoal service ps web | grep -v '\\_'
 
-step "partition w1 away from the other hosts, then heal"
-shoal lab partition --name "$LAB" w1
-printf 'w1 answers while partitioned: '; fetch w1
-shoal lab heal --name "$LAB"
-printf 'w1 answers after heal: '; fetch w1
+old=$(leader_host m1)
+step "the leader ($old) is killed: the other managers elect a new one"
+shoal lab kill --name "$LAB" "$old"
+other=$(for m in m1 m2 m3; do [ "$m" != "$old" ] && echo "$m"; done | head -1)
+wait_for "a new leader serves service ls" "web +replicated +10/10" on "$other" shoal service ls
+on "$other" shoal node ls
+echo "  20 requests to w1:8080 while the old leader is down:"; pages "$other" w1
+
+step "power comes back to $old and w2"
+shoal lab start --name "$LAB" "$old"
+shoal lab start --name "$LAB" w2
+wait_for "every node Ready" "^5$" sh -c "node dist/cli/main.js lab exec --name $LAB $other -- shoal node ls | grep -c ' Ready '"
+on "$other" shoal node ls
 
 trap - EXIT
 cleanup
 after_netns=$(ip netns list | sort); after_mounts=$(grep -c . /proc/self/mountinfo)
-if [ "$before_netns" = "$after_netns" ] && [ "$before_mounts" = "$after_mounts" ]; then
-  echo "clean: network namespaces and mounts are as before the demo"
+left=$(pgrep -f "shoal-lab/$LAB/" || true)
+if [ "$before_netns" = "$after_netns" ] && [ "$before_mounts" = "$after_mounts" ] && [ -z "$left" ]; then
+  echo "clean: network namespaces, mounts and processes are as before the demo"
 else
-  echo "demo: something was left behind (network namespaces or mounts differ)" >&2; exit 1
+  echo "demo: something was left behind (network namespaces, mounts or processes differ)" >&2; exit 1
 fi

@@ -12,6 +12,7 @@ import {
   type LeaveRequest, type NodeJoinResponse, type RaftMember, type SwarmInfo, type SwarmServer,
 } from "../../proto/gen/swarm.js";
 import { RaftTransportService } from "../../proto/gen/raft_transport.js";
+import { ingressNetworkSpec } from "../../manager/allocator/networks.js";
 import { makeJoinToken } from "../../manager/ca/tokens.js";
 import { Manager, newRaftId } from "../../manager/cluster/manager.js";
 import { ClusterError, dispatcherServer, forwardingControl, toStatus } from "../../manager/cluster/services.js";
@@ -129,6 +130,8 @@ export class SwarmNode {
             managerStatus: { raftId: s.raftId, addr, leader: true, reachability: 2 },
             membership: 1,
           });
+          // The routing mesh's network, as `docker swarm init` makes it.
+          tx.create("network", { id: "", spec: ingressNetworkSpec() });
         });
       };
       await this.bringUp(s, { initialMembers: new Map([[s.raftId, { raftAddress: addr, clientAddress: addr }]]), beforeSession: record });
