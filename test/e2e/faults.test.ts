@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeState } from "../../proto/gen/cluster.js";
 import { labHeal, labKill, labPartition, labStart } from "../../lab/lab.js";
-import { Cluster, eventually, isRunning, total } from "./harness.js";
+import { Cluster, eventually, figure, isRunning, total } from "./harness.js";
 
 describe("faults on a 3+2 lab", () => {
   let c: Cluster;
@@ -25,12 +25,15 @@ describe("faults on a 3+2 lab", () => {
   it("a killed worker is marked down and its tasks run elsewhere", async () => {
     const w2 = c.host("w2");
     expect((await c.running("web")).get(w2)).toBeGreaterThan(0);
+    const killed = Date.now();
     await labKill(c.name, w2);
-    await eventually("w2 down", async () => (await c.nodeState("w2")) === NodeState.NODE_STATE_DOWN, 30_000);
+    await eventually("w2 down", async () => (await c.nodeState("w2")) === NodeState.NODE_STATE_DOWN, 30_000, 50);
+    figure("worker_marked_down_ms", Date.now() - killed);
     await eventually("6 running without w2", async () => {
       const r = await c.running("web");
       return !r.has(w2) && total(r) === 6;
-    }, 30_000);
+    }, 30_000, 50);
+    figure("worker_tasks_rescheduled_ms", Date.now() - killed);
     await labStart(c.name, w2);
     await eventually("w2 ready again", async () => (await c.nodeState("w2")) === NodeState.NODE_STATE_READY, 30_000);
     // Its old tasks were replaced: once back, it runs none of the old ones and the count holds.
@@ -39,10 +42,15 @@ describe("faults on a 3+2 lab", () => {
 
   it("a killed leader is replaced; the new one serves reads and writes; no service runs more than asked", async () => {
     const old = leader();
+    const killed = Date.now();
     await labKill(c.name, c.host(old));
     alive = alive.filter((m) => m !== old);
-    await eventually("a new leader answers service ls", () => c.shoal(alive[0], "service", "ls").code === 0 && leader() !== old, 30_000);
+    await eventually("a new leader answers service ls", async () => (await c.services(alive[0])).length > 0, 30_000, 20);
+    figure("leader_kill_to_service_ls_ms", Date.now() - killed);
+    await eventually("a new leader shown", () => leader() !== old, 30_000);
+    const before = Date.now();
     c.ok(alive[1], "service", "create", "-d", "--name", "after", "--replicas", "3", "busybox:1", "sleep", "3600");
+    figure("service_create_after_leader_kill_ms", Date.now() - before);
     await eventually("after: 3 running", async () => total(await c.running("after", alive[0])) === 3, 30_000, 200);
     await labStart(c.name, c.host(old));
     alive = ["m1", "m2", "m3"];

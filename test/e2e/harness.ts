@@ -2,6 +2,7 @@
 // namespaces, the CLI run on a host as a user would (`shoal lab exec HOST -- shoal ...`), and the
 // Control API read from outside to wait for convergence.
 import { spawnSync } from "node:child_process";
+import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
 import { NodeState, TaskState, type Node, type Task } from "../../proto/gen/cluster.js";
@@ -116,4 +117,15 @@ export async function eventually(what: string, check: () => Promise<boolean> | b
     if (Date.now() > deadline) throw new Error(`${what}: not so after ${timeoutMs} ms${last ? ` (last error: ${last})` : ""}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * A figure an acceptance line names ("marked down within 3 s"): measured here, printed and kept in
+ * .bench/e2e-figures.jsonl for the report, never asserted (timings on a shared machine wobble).
+ */
+export function figure(name: string, value: number, unit = "ms"): void {
+  const line = { name, value: Math.round(value), unit, at: new Date().toISOString() };
+  console.log(`e2e figure: ${name} = ${line.value} ${unit}`);
+  mkdirSync(join(process.cwd(), ".bench"), { recursive: true });
+  appendFileSync(join(process.cwd(), ".bench", "e2e-figures.jsonl"), JSON.stringify(line) + "\n");
 }
