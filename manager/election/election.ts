@@ -122,6 +122,9 @@ export class Election {
     }
     this.lease = lease;
     const lost = new Promise<void>((r) => lease.onLost(r));
+    // Unanswered for a TTL (etcd between leaders, or out of reach): stop leading; answered again
+    // while the key still stands: lead again, the key's create revision, and so the fence, unchanged.
+    lease.onHeld((held) => (held ? void this.check() : this.stepDown()));
     try {
       if (this.stopped) return;
       const key = Buffer.from(`${this.o.prefix}${BigInt(lease.id).toString(16)}`);

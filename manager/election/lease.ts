@@ -1,9 +1,10 @@
 // An etcd lease kept alive from this process, with a local bound on how long etcd surely still
 // holds it: the send time of the last acknowledged keepalive plus the TTL etcd granted. Past that
-// bound the lease counts as lost here, before etcd can have expired it, so a holder that cannot
-// reach etcd stops acting first.
+// bound the lease is not held here, before etcd can have expired it, so a holder that cannot reach
+// etcd stops acting first. Keepalives go on: etcd extends every lease when it changes leader, so
+// one that outlived a pause is held again at the next answer; one etcd expired is lost for good.
 import type { Etcd3, ILeaseKeepAliveResponse } from "etcd3";
-import { within } from "../store/etcd/client.js";
+import { endStream, within } from "../store/etcd/client.js";
 
 interface KeepAliveStream {
   on(event: "data", fn: (res: ILeaseKeepAliveResponse) => void): KeepAliveStream;
@@ -21,6 +22,8 @@ export class Lease {
   private ticker?: NodeJS.Timeout;
   private expiry?: NodeJS.Timeout;
   private lostListeners: (() => void)[] = [];
+  private heldListeners: ((held: boolean) => void)[] = [];
+  private held = true;
   private over = false;
 
   private constructor(
@@ -49,7 +52,12 @@ export class Lease {
     return !this.over && Date.now() < this.validUntil;
   }
 
-  /** Called once, when the lease is lost (expired here, refused by etcd, or revoked). */
+  /** Called when the lease stops being surely held (no answer in time) and when it is held again. */
+  onHeld(fn: (held: boolean) => void): void {
+    this.heldListeners.push(fn);
+  }
+
+  /** Called once, when the lease is lost for good (etcd expired it, or it was revoked or released). */
   onLost(fn: () => void): void {
     if (this.over) fn();
     else this.lostListeners.push(fn);
@@ -68,6 +76,11 @@ export class Lease {
 
   private keepAlive(): void {
     if (this.over) return;
+    // A stream unanswered for a whole TTL (its member hung or cut off): open another, maybe elsewhere.
+    if (this.stream && this.pending.length > 0 && Date.now() - this.pending[0] > this.ttlMs) {
+      endStream(this.stream);
+      this.stream = undefined;
+    }
     if (this.stream) return this.send();
     if (this.opening) return;
     this.opening = true;
@@ -76,12 +89,12 @@ export class Lease {
       (s) => {
         this.opening = false;
         const stream = s as unknown as KeepAliveStream;
-        if (this.over) return void end(stream);
+        if (this.over) return void endStream(stream);
         this.stream = stream;
         const drop = () => {
           if (this.stream !== stream) return;
           this.stream = undefined;
-          end(stream);
+          endStream(stream);
         };
         stream.on("data", (res) => this.stream === stream && this.answered(res));
         stream.on("error", drop);
@@ -104,11 +117,18 @@ export class Lease {
     if (Number(res.TTL) <= 0) return this.lose(); // etcd no longer has it
     this.validUntil = Math.max(this.validUntil, sent + Number(res.TTL) * 1000);
     this.armExpiry();
+    if (!this.held && this.alive) this.setHeld(true);
   }
 
   private armExpiry(): void {
     clearTimeout(this.expiry);
-    this.expiry = setTimeout(() => (Date.now() >= this.validUntil ? this.lose() : this.armExpiry()), Math.max(0, this.validUntil - Date.now()));
+    this.expiry = setTimeout(() => (Date.now() >= this.validUntil ? this.setHeld(false) : this.armExpiry()), Math.max(0, this.validUntil - Date.now()));
+  }
+
+  private setHeld(held: boolean): void {
+    if (this.over || this.held === held) return;
+    this.held = held;
+    for (const fn of this.heldListeners) fn(held);
   }
 
   private lose(): void {
@@ -116,17 +136,8 @@ export class Lease {
     this.over = true;
     clearInterval(this.ticker);
     clearTimeout(this.expiry);
-    if (this.stream) end(this.stream);
+    if (this.stream) endStream(this.stream);
     this.stream = undefined;
     for (const fn of this.lostListeners.splice(0)) fn();
-  }
-}
-
-function end(s: KeepAliveStream): void {
-  try {
-    s.end();
-    s.cancel?.();
-  } catch {
-    // already ended
   }
 }

@@ -2,7 +2,7 @@
 // temp data dirs, kill -9 and restart of one member by its PID, and cleanup even when a test
 // fails or the process exits early. Only the PIDs this module started are ever signalled.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Etcd3 } from "etcd3";
@@ -17,6 +17,8 @@ export interface EtcdClusterOptions {
    * leader failover is quick, and so the shortest lease etcd grants is 1 s instead of 2 s. */
   heartbeatMs?: number;
   electionMs?: number;
+  /** Serve clients over TLS with these PEM files, and require client certificates signed by the CA. */
+  tls?: { caFile: string; certFile: string; keyFile: string };
 }
 
 class EtcdMember {
@@ -63,10 +65,18 @@ class EtcdMember {
 // cleaned up on exit, whatever ends the run.
 const running = new Set<ChildProcess>();
 const roots = new Set<string>();
-process.once("exit", () => {
+function cleanUp(): void {
   for (const p of running) p.kill("SIGKILL");
   for (const r of roots) rmSync(r, { recursive: true, force: true });
-});
+}
+process.once("exit", cleanUp);
+// A signal ends the process without "exit": clean up, then die of the same signal.
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    cleanUp();
+    process.kill(process.pid, sig);
+  });
+}
 
 export class EtcdCluster {
   private readonly status: Etcd3[];
@@ -74,8 +84,10 @@ export class EtcdCluster {
   private constructor(
     readonly root: string,
     readonly members: EtcdMember[],
+    tls?: EtcdClusterOptions["tls"],
   ) {
-    this.status = members.map((m) => new Etcd3({ hosts: m.clientUrl }));
+    const credentials = tls && { rootCertificate: readFileSync(tls.caFile), certChain: readFileSync(tls.certFile), privateKey: readFileSync(tls.keyFile) };
+    this.status = members.map((m) => new Etcd3({ hosts: m.clientUrl, credentials }));
   }
 
   /** Starts `size` members (3 by default) and waits until they have a leader. */
@@ -85,7 +97,9 @@ export class EtcdCluster {
     const root = mkdtempSync(join(tmpdir(), "shoal-etcd-"));
     roots.add(root);
     const token = `shoal-test-${process.pid}-${Date.now()}`;
-    const urls = await Promise.all(Array.from({ length: size }, async () => ({ client: `http://127.0.0.1:${await freePort()}`, peer: `http://127.0.0.1:${await freePort()}` })));
+    const scheme = o.tls ? "https" : "http";
+    const urls = await Promise.all(Array.from({ length: size }, async () => ({ client: `${scheme}://127.0.0.1:${await freePort()}`, peer: `http://127.0.0.1:${await freePort()}` })));
+    const tlsArgs = o.tls ? ["--cert-file", o.tls.certFile, "--key-file", o.tls.keyFile, "--trusted-ca-file", o.tls.caFile, "--client-cert-auth"] : [];
     const initialCluster = urls.map((u, i) => `e${i + 1}=${u.peer}`).join(",");
     const members = urls.map((u, i) => {
       const name = `e${i + 1}`;
@@ -104,10 +118,11 @@ export class EtcdCluster {
         "--election-timeout", String(o.electionMs ?? 500),
         "--logger", "zap",
         "--log-level", "warn",
+        ...tlsArgs,
       ];
       return new EtcdMember(name, u.client, u.peer, dataDir, args);
     });
-    const c = new EtcdCluster(root, members);
+    const c = new EtcdCluster(root, members, o.tls);
     try {
       for (const m of members) m.start();
       await c.leader(30_000);

@@ -71,6 +71,12 @@ export class EtcdBackend {
     this.client.close();
   }
 
+  /** Hands leadership to the next manager in line (a demoted leader); this one campaigns again, last. */
+  async resign(): Promise<void> {
+    this.stepDown();
+    await this.election.resign();
+  }
+
   /** True while this manager leads and its replica has caught up: the control loops run. */
   isLeader(): boolean {
     return this.leading && this.election.isLeader();

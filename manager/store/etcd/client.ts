@@ -49,7 +49,8 @@ export function connectEtcd(o: EtcdEndpoints): Etcd3 {
     if (!!tls.certFile !== !!tls.keyFile) throw new Error("etcd TLS: give both --etcd-cert and --etcd-key, or neither");
     if (secure === 0) throw new Error("etcd TLS files were given but the endpoints are http://: use https:// endpoints");
     options.credentials = {
-      rootCertificate: readPem(tls.caFile, "--etcd-ca"),
+      // Without a CA file, the system's roots (etcd3's type asks for a Buffer; gRPC takes none).
+      rootCertificate: tls.caFile ? readPem(tls.caFile, "--etcd-ca") : (undefined as unknown as Buffer),
       certChain: tls.certFile ? readPem(tls.certFile, "--etcd-cert") : undefined,
       privateKey: tls.keyFile ? readPem(tls.keyFile, "--etcd-key") : undefined,
     };
@@ -96,6 +97,8 @@ export function isTransient(err: unknown): boolean {
 export function reasonOf(err: unknown): string {
   const msg = String((err as Error)?.message ?? err).split("\n")[0];
   if (/DEADLINE_EXCEEDED|Deadline exceeded/.test(msg)) return "no answer before the deadline";
+  if (/alert bad certificate|alert certificate required|alert unknown ca/.test(msg)) return "etcd refused this manager's client certificate: give --etcd-cert and --etcd-key signed by a CA etcd trusts";
+  if (/certificate verify failed|unable to get local issuer|self.signed certificate|unable to verify/i.test(msg)) return "etcd's certificate is not signed by the CA given (--etcd-ca)";
   return msg.replace(/^\d+ [A-Z_]+: /, "").replace(/ \(\d{4}-\d\d-\d\dT[^)]*\)$/, "");
 }
 
@@ -132,4 +135,15 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 /** Backoff between retries: 50 ms doubling to 1 s. */
 export function backoff(attempt: number): number {
   return Math.min(1000, 50 * 2 ** attempt);
+}
+
+/** Ends a gRPC stream of ours. Half-closing first matters: the etcd3 pool counts an error on a
+ * still-writable stream as the endpoint failing, and our own cancel is not that. */
+export function endStream(s: { end(): void; cancel?(): void }): void {
+  try {
+    s.end();
+    s.cancel?.();
+  } catch {
+    // already ended
+  }
 }

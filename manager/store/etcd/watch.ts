@@ -4,7 +4,7 @@
 // resumes from the header revision of the last response, which can skip events a catching-up
 // watch had not yet been sent.)
 import type { Etcd3, IEvent, IWatchResponse } from "etcd3";
-import { CALL_TIMEOUT_MS, type Reachability, backoff, isTransient, reasonOf, within } from "./client.js";
+import { CALL_TIMEOUT_MS, type Reachability, backoff, endStream, isTransient, reasonOf, within } from "./client.js";
 import type { Range } from "./keys.js";
 
 export interface RangeWatchOptions {
@@ -79,7 +79,7 @@ export class RangeWatch {
     this.o.client.watchClient.watch().then(
       (s) => {
         const stream = s as unknown as Stream;
-        if (gen !== this.generation) return void end(stream);
+        if (gen !== this.generation) return void endStream(stream);
         this.stream = stream;
         stream.on("data", (res) => gen === this.generation && this.onResponse(res));
         stream.on("error", (err) => this.broken(gen, err));
@@ -101,7 +101,7 @@ export class RangeWatch {
 
   private drop(): void {
     this.generation++;
-    if (this.stream) end(this.stream);
+    if (this.stream) endStream(this.stream);
     this.stream = undefined;
   }
 
@@ -132,16 +132,5 @@ export class RangeWatch {
       }
       i = j;
     }
-  }
-}
-
-/** Ends a stream. Half-closing first matters: the etcd3 pool counts an error on a still-writable
- * stream as the endpoint failing, and our own cancel is not that. */
-function end(s: Stream): void {
-  try {
-    s.end();
-    s.cancel?.();
-  } catch {
-    // already ended
   }
 }

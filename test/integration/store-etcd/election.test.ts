@@ -47,7 +47,7 @@ describe("etcd election among managers", () => {
     await until(() => leaders(bs).length === 1, "one manager leads");
     const first = leaders(bs)[0];
     await until(() => bs.every((b) => b.leaderAddr() === first.managerAddrs()[0]), "every manager names the leader");
-    expect(new Set(first.managerAddrs()).size).toBe(3);
+    await until(() => new Set(first.managerAddrs()).size === 3, "the leader knows all three managers");
 
     await first.stop();
     const rest = bs.filter((b) => b !== first);

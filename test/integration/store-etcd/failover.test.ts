@@ -3,6 +3,7 @@
 // etcd has a new leader.
 import { describe, expect, it } from "vitest";
 import { byName } from "../../../manager/store/types.js";
+import { EtcdBackend } from "../../../manager/store/etcd/backend.js";
 import { EtcdUnavailableError } from "../../../manager/store/etcd/errors.js";
 import type { EtcdStore } from "../../../manager/store/etcd/store.js";
 import { etcdHarness, service, sleep, until } from "./harness.js";
@@ -65,5 +66,23 @@ describe("etcd store when etcd's leader is killed", () => {
     for (const s of [a, b]) expect(s.store.view((tx) => tx.find("service").length)).toBe(names.size);
     expect(a.store.view((tx) => tx.find("service", byName([...names][0])).length)).toBe(1);
     h.cluster.restart(victim);
+  });
+
+  it("keeps one manager leading through etcd's change of leader", async () => {
+    const prefix = h.freshPrefix();
+    const bs = [1, 2].map((i) => new EtcdBackend({ endpoints: h.cluster.endpoints, prefix, addr: `10.0.2.${i}:2377`, log: (l) => h.lines.push(l) }));
+    try {
+      await Promise.all(bs.map((b) => b.start()));
+      await until(() => bs.filter((b) => b.isLeader()).length === 1, "one manager leads");
+      const victim = await h.cluster.leader();
+      await h.cluster.kill(victim);
+      await h.cluster.leader();
+      await until(() => bs.filter((b) => b.isLeader()).length === 1, "one manager leads under etcd's new leader");
+      const leader = bs.find((b) => b.isLeader())!;
+      await leader.store.update((tx) => tx.create("service", service("after")));
+      h.cluster.restart(victim);
+    } finally {
+      await Promise.all(bs.map((b) => b.stop()));
+    }
   });
 });
