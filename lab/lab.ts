@@ -6,6 +6,7 @@ import { killCgroup, removeCgroup } from "./cgroup.js";
 import { makeHostNetworks, hostRunning, HOST_SOCKET, ipBatch, killHost, shoalDaemon, startHost, type DaemonCommand } from "./host.js";
 import { bridgeName, checkLabName, FREEZER, LAB_ROOT, hostNames, nftTableName, pickSubnet, REGISTRY_PORT, vethName } from "./names.js";
 import { bootstrapCluster, waitReady } from "./readiness.js";
+import { etcdEndpoints, etcdMembers, startEtcd, waitEtcd } from "./etcd.js";
 import { fillRegistry, registryCgroup, startRegistry } from "./registry.js";
 import { findHost, labDir, listLabs, loadLab, mustLoadLab, saveLab, type LabHost, type LabState } from "./state.js";
 import { join } from "node:path";
@@ -18,6 +19,8 @@ export interface UpOptions {
   daemon?: DaemonCommand;
   probe?: "version" | "socket";
   timeoutMs?: number;
+  /** Where the swarm keeps its state: the managers' own Raft (default) or a lab etcd cluster. */
+  store?: "raft" | "etcd";
 }
 
 export async function labUp(o: UpOptions): Promise<LabState> {
@@ -37,6 +40,7 @@ export async function labUp(o: UpOptions): Promise<LabState> {
     freezer: join(FREEZER, o.name),
     hosts: hostNames(o.name, o.managers, o.workers).map((h, i) => ({ ...h, address: `${prefix}.${10 + i}`, veth: vethName(o.name, h.name) })),
     partitions: [],
+    store: o.store === "etcd" ? "etcd" : undefined,
   };
   for (const other of listLabs()) {
     if (other.bridge === lab.bridge) throw new Error(`lab "${other.name}" already uses bridge ${lab.bridge}: pick another lab name`);
@@ -54,6 +58,7 @@ async function bringUp(lab: LabState, o: UpOptions): Promise<void> {
   const deadline = Date.now() + (o.timeoutMs ?? 60_000);
   ipBatch([`link add ${lab.bridge} type bridge`, `addr add ${lab.gateway}/24 dev ${lab.bridge}`, `link set ${lab.bridge} up`]);
   startRegistry(lab);
+  if (lab.store === "etcd") startEtcd(lab);
   const filled = fillRegistry(lab, deadline);
   filled.catch(() => undefined);
   makeHostNetworks(lab, lab.hosts);
@@ -62,7 +67,11 @@ async function bringUp(lab: LabState, o: UpOptions): Promise<void> {
   await filled;
   await Promise.all(lab.hosts.map((h) => waitReady(lab, h, deadline, o.probe)));
   // Stand-in daemons (tests of the lab itself) have no swarm to form.
-  if (!o.daemon) await bootstrapCluster(lab, deadline);
+  if (o.daemon) return;
+  if (lab.store === "etcd") {
+    await waitEtcd(lab, deadline);
+    await bootstrapCluster(lab, deadline, { store: "etcd", etcd: { endpoints: etcdEndpoints(lab), prefix: "/shoal/" } });
+  } else await bootstrapCluster(lab, deadline);
 }
 
 /** Removes everything the lab's state names; whatever is already gone is skipped. */
@@ -75,6 +84,7 @@ export async function labDown(name: string): Promise<void> {
   }
   for (const h of lab.hosts) await killHost(lab, h, { reap: false });
   await killCgroup(registryCgroup(lab));
+  for (const m of etcdMembers(lab)) if (existsSync(m.cgroup)) await killCgroup(m.cgroup);
   removeCgroup(lab.freezer);
   quiet("nft", ["delete", "table", "bridge", lab.nftTable]);
   quiet("ip", ["link", "del", lab.bridge]);
@@ -145,21 +155,32 @@ export async function labStart(name: string, host: string, o: { daemon?: DaemonC
 }
 
 /** Drops traffic between `hosts` and `from` (default: every other host), both ways, on the bridge. */
+/** The pseudo-host `etcd` names the lab's etcd cluster (an etcd-backed lab) as one side of a partition. */
+export const ETCD_SIDE = "etcd";
+
 export function labPartition(name: string, hosts: string[], from?: string[]): void {
   const lab = mustLoadLab(name);
-  const a = hosts.map((x) => findHost(lab, x));
-  const b = from?.length ? from.map((x) => findHost(lab, x)) : lab.hosts.filter((h) => !a.includes(h));
+  const etcd = [...hosts, ...(from ?? [])].includes(ETCD_SIDE);
+  if (etcd && lab.store !== "etcd") throw new Error(`lab ${name} keeps its state in Raft, not etcd: there is no etcd to partition from`);
+  const a = hosts.filter((x) => x !== ETCD_SIDE).map((x) => findHost(lab, x));
+  const b = from?.length ? from.filter((x) => x !== ETCD_SIDE).map((x) => findHost(lab, x)) : etcd ? [] : lab.hosts.filter((h) => !a.includes(h));
   if (a.some((h) => b.includes(h))) throw new Error("a host cannot be partitioned from itself: list it on one side only");
-  lab.partitions.push({ hosts: a.map((h) => h.name), from: b.map((h) => h.name) });
+  lab.partitions.push({ hosts: a.map((h) => h.name), from: [...b.map((h) => h.name), ...(etcd ? [ETCD_SIDE] : [])] });
   saveLab(lab);
   const set = (hs: LabHost[]) => `{ ${hs.map((h) => h.address).join(", ")} }`;
   const t = `bridge ${lab.nftTable}`;
-  const rules = [
-    `add table ${t}`,
-    `add chain ${t} forward { type filter hook forward priority 0; policy accept; }`,
-    `add rule ${t} forward ip saddr ${set(a)} ip daddr ${set(b)} drop`,
-    `add rule ${t} forward ip saddr ${set(b)} ip daddr ${set(a)} drop`,
-  ];
+  const rules = [`add table ${t}`, `add chain ${t} forward { type filter hook forward priority 0; policy accept; }`];
+  if (a.length > 0 && b.length > 0) {
+    rules.push(`add rule ${t} forward ip saddr ${set(a)} ip daddr ${set(b)} drop`, `add rule ${t} forward ip saddr ${set(b)} ip daddr ${set(a)} drop`);
+  }
+  if (etcd) {
+    // etcd listens on the bridge's own address: its traffic meets the bridge's input hook, not forward.
+    const cut = [...a, ...b];
+    if (cut.length === 0) throw new Error("name the hosts to cut off from etcd, e.g. shoal lab partition m1 --from etcd");
+    const ports = etcdMembers(lab).map((m) => Number(new URL(m.clientUrl).port));
+    rules.push(`add chain ${t} input { type filter hook input priority 0; policy accept; }`);
+    rules.push(`add rule ${t} input ip saddr ${set(cut)} ip daddr ${lab.gateway} tcp dport { ${ports.join(", ")} } drop`);
+  }
   execFileSync("nft", ["-f", "-"], { input: rules.join("\n") + "\n", stdio: ["pipe", "ignore", "pipe"] });
 }
 

@@ -72,11 +72,12 @@ async function onHost<Res>(host: LabHost, service: "swarm" | "control", method: 
  * join one at a time (each Raft membership change waits for the one before), the workers all at
  * once; then waits until every node is Ready.
  */
-export async function bootstrapCluster(lab: LabState, deadline = Date.now() + 60_000): Promise<void> {
+export async function bootstrapCluster(lab: LabState, deadline = Date.now() + 60_000, store: { store?: string; etcd?: { endpoints: string[]; prefix: string } } = {}): Promise<void> {
   const [first, ...rest] = lab.hosts;
   const where = `${first.address}:2377`;
-  const init = await onHost<{ workerToken: string; managerToken: string }>(first, "swarm", "init", { advertiseAddr: where, listenAddr: "" });
-  const join = (h: LabHost, token: string) => onHost(h, "swarm", "join", { remoteAddr: where, token, advertiseAddr: `${h.address}:2377`, listenAddr: "" });
+  const { InitRequest, JoinRequest } = await import("../proto/gen/swarm.js");
+  const init = await onHost<{ workerToken: string; managerToken: string }>(first, "swarm", "init", InitRequest.fromPartial({ advertiseAddr: where, ...store }));
+  const join = (h: LabHost, token: string) => onHost(h, "swarm", "join", JoinRequest.fromPartial({ remoteAddr: where, token, advertiseAddr: `${h.address}:2377` }));
   for (const h of rest.filter((x) => x.role === "manager")) await join(h, init.managerToken);
   await Promise.all(rest.filter((x) => x.role === "worker").map((h) => join(h, init.workerToken)));
   for (;;) {

@@ -30,6 +30,8 @@ export interface LabState {
   freezer: string; // the lab's freezer cgroup: one child per host and one for the registry
   hosts: LabHost[];
   partitions: Partition[];
+  /** "etcd": the swarm keeps its state in the lab's etcd cluster (lab/etcd.ts). */
+  store?: "etcd";
 }
 
 export const labDir = (name: string): string => join(LAB_ROOT, name);

@@ -108,7 +108,8 @@ export class SwarmNode {
   async init(r: InitRequest): Promise<InitResponse> {
     this.refuseIfMember();
     const addr = withPort(r.advertiseAddr || firstAddress());
-    const s: SwarmState = { nodeId: randomId(), clusterId: randomId(), role: NodeRole.NODE_ROLE_MANAGER, raftId: newRaftId(), addr, listenAddr: listenOf(r.listenAddr, addr), managers: [addr] };
+    const etcd = etcdOf(r);
+    const s: SwarmState = { nodeId: randomId(), clusterId: randomId(), role: NodeRole.NODE_ROLE_MANAGER, raftId: etcd ? 0 : newRaftId(), addr, listenAddr: listenOf(r.listenAddr, addr), managers: [addr], etcd };
     try {
       const tokens = { worker: makeJoinToken(s.clusterId), manager: makeJoinToken(s.clusterId) };
       // The cluster and this node are recorded before its agent's session opens: a session from
@@ -116,6 +117,8 @@ export class SwarmNode {
       const record = async () => {
         const m = this.manager!;
         await waitFor(() => m.isLeader(), 10_000, "the new swarm's manager did not become leader");
+        const held = m.store.view((tx) => tx.find("cluster")[0]);
+        if (held) throw new ClusterError(status.ALREADY_EXISTS, `etcd prefix ${s.etcd?.prefix} already holds swarm ${held.id}: pick another --etcd-prefix, or join that swarm`);
         await m.store.update((tx) => {
           tx.create("cluster", {
             id: s.clusterId,
@@ -151,7 +154,8 @@ export class SwarmNode {
     const remote = withPort(r.remoteAddr);
     const addr = withPort(r.advertiseAddr || (await addressTowards(remote)));
     const { res, leader } = await joinAt(remote, { token: r.token, addr, description: this.description(), nodeId: randomId() });
-    const s: SwarmState = { nodeId: res.nodeId, clusterId: res.clusterId, role: res.role, raftId: res.raftId, addr, listenAddr: listenOf(r.listenAddr, addr), managers: res.managers };
+    const etcd = res.etcd?.endpoints.length ? { endpoints: res.etcd.endpoints, prefix: res.etcd.prefix, tls: tlsOf(r.etcdTls) } : undefined;
+    const s: SwarmState = { nodeId: res.nodeId, clusterId: res.clusterId, role: res.role, raftId: res.raftId, addr, listenAddr: listenOf(r.listenAddr, addr), managers: res.managers, etcd };
     try {
       if (res.role === NodeRole.NODE_ROLE_MANAGER) {
         const members = new Map(res.raftMembers.map((m) => [m.raftId, { raftAddress: m.addr, clientAddress: m.addr }]));
@@ -176,10 +180,7 @@ export class SwarmNode {
     }
     // A leader hands over first, so the swarm has a leader to record the departure.
     const m = this.manager;
-    if (m?.isLeader()) {
-      const other = m.raftMembers().find((x) => x.raftId !== s.raftId);
-      if (other) await m.raft.transferLeadership(other.raftId).catch((e: Error) => this.log(`shoal daemon: handing over leadership: ${e.message}`));
-    }
+    if (m?.isLeader()) await m.handOver().catch((e: Error) => this.log(`shoal daemon: handing over leadership: ${e.message}`));
     // Tell the leader, so the node's tasks are rescheduled at once rather than after the heartbeat
     // timeout, and a manager leaves the Raft group.
     const managers = (m?.managerAddrs() ?? s.managers).filter((a) => a !== s.addr || m?.isLeader() === false);
@@ -208,7 +209,7 @@ export class SwarmNode {
     this.state = s;
     const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
     this.server = server;
-    this.worker = new Worker({ ...this.o.worker, nodeId: s.nodeId, stateDir: join(swarmDir(this.o.dataRoot), "worker"), report: (u) => this.session?.report(u), log: this.log });
+    this.worker = new Worker({ ...this.o.worker, nodeId: s.nodeId, addr: s.addr, stateDir: join(swarmDir(this.o.dataRoot), "worker"), report: (u) => this.session?.report(u), log: this.log });
     server.addService(AgentService, agentServer(this.worker) as unknown as UntypedServiceImplementation);
     // Served on every node, answered only while it is a manager: a promotion needs no new port.
     const notManager = () => "this node is not a swarm manager";
@@ -226,6 +227,7 @@ export class SwarmNode {
       description: () => this.description(),
       managers: s.managers,
       onTasks: (tasks) => this.worker?.assign(tasks),
+      onNetworks: (networks) => this.worker?.networks(networks),
       onRole: (role, members) => this.roleTold(role, members),
       statuses: () => this.worker?.statuses() ?? [],
       onManagers: (managers) => {
@@ -259,7 +261,7 @@ export class SwarmNode {
   }
 
   private async startManager(s: SwarmState, initialMembers?: Map<number, Member>, joinMembers?: Map<number, Member>): Promise<void> {
-    const m = new Manager({ nodeId: s.nodeId, raftId: s.raftId, dataDir: this.raftDir(), addr: s.addr, server: this.server!, initialMembers, joinMembers, log: this.log });
+    const m = new Manager({ nodeId: s.nodeId, raftId: s.raftId, dataDir: this.raftDir(), addr: s.addr, server: this.server!, initialMembers, joinMembers, etcd: s.etcd, log: this.log });
     this.manager = m;
     await m.start();
     this.dispatcher = dispatcherServer(m);
@@ -302,12 +304,12 @@ export class SwarmNode {
 
   /** Promoted: a new Raft member joins the group through the leader, as a joining manager does. */
   private async promote(s: SwarmState, members: RaftMember[]): Promise<void> {
-    if (members.length === 0) throw new Error("no Raft members known yet");
-    const raftId = newRaftId();
+    if (members.length === 0 && !s.etcd) throw new Error("no Raft members known yet");
+    const raftId = s.etcd ? 0 : newRaftId();
     const join = new Map(members.map((m) => [m.raftId, { raftAddress: m.addr, clientAddress: m.addr }]));
     await this.startManager({ ...s, raftId }, undefined, join);
     try {
-      await atLeader(this.session?.manager() ?? members[0].addr, "joinRaft", { nodeId: s.nodeId, raftId, addr: s.addr }, 60_000);
+      await atLeader(this.session?.manager() ?? members[0]?.addr ?? s.managers[0], "joinRaft", { nodeId: s.nodeId, raftId, addr: s.addr }, 60_000);
     } catch (err) {
       await this.stopManager();
       throw err;
@@ -438,4 +440,20 @@ function delegating(def: ServiceDefinition, impl: () => object | undefined, refu
     };
   }
   return out;
+}
+
+/** `swarm init --store etcd`: where the state goes; undefined for the embedded Raft store. */
+function etcdOf(r: InitRequest): SwarmState["etcd"] {
+  if (!r.store || r.store === "raft") {
+    if (r.etcd?.endpoints.length) throw new ClusterError(status.INVALID_ARGUMENT, "etcd endpoints given without --store etcd: add --store etcd, or drop --etcd-endpoints");
+    return undefined;
+  }
+  if (r.store !== "etcd") throw new ClusterError(status.INVALID_ARGUMENT, `unknown store "${r.store}": use raft (the default) or etcd`);
+  if (!r.etcd?.endpoints.length) throw new ClusterError(status.INVALID_ARGUMENT, "--store etcd needs --etcd-endpoints URL,... (e.g. http://10.0.0.5:2379)");
+  return { endpoints: r.etcd.endpoints, prefix: r.etcd.prefix || "/shoal/", tls: tlsOf(r.etcdTls) };
+}
+
+function tlsOf(t: { caFile: string; certFile: string; keyFile: string } | undefined): { caFile?: string; certFile?: string; keyFile?: string } | undefined {
+  if (!t || (!t.caFile && !t.certFile && !t.keyFile)) return undefined;
+  return { caFile: t.caFile || undefined, certFile: t.certFile || undefined, keyFile: t.keyFile || undefined };
 }

@@ -15,6 +15,8 @@ export interface SwarmState {
   /** Where its cluster port listens. */
   listenAddr: string;
   managers: string[];
+  /** The swarm keeps its state in etcd (`swarm init --store etcd`), not in the managers' Raft. */
+  etcd?: { endpoints: string[]; prefix: string; tls?: { caFile?: string; certFile?: string; keyFile?: string } };
 }
 
 export const swarmDir = (dataRoot: string): string => join(dataRoot, "swarm");

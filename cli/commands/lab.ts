@@ -28,9 +28,11 @@ export function registerLab(program: Command): void {
   named(group.command("up").description("Create the lab's bridge, hosts, registry and daemons"))
     .option("--managers <n>", "manager hosts", intArg, 3)
     .option("--workers <n>", "worker hosts", intArg, 2)
-    .action(run(async (o: { name: string; managers: number; workers: number }) => {
+    .option("--store <store>", "where the swarm keeps its state: raft (the managers') or etcd (a 3-member etcd on the lab bridge)", "raft")
+    .action(run(async (o: { name: string; managers: number; workers: number; store: string }) => {
+      if (o.store !== "raft" && o.store !== "etcd") throw new Error(`unknown store ${o.store}: use raft or etcd`);
       const started = Date.now();
-      const l = await (await lab()).labUp(o);
+      const l = await (await lab()).labUp({ ...o, store: o.store as "raft" | "etcd" });
       process.stdout.write(`lab ${l.name} up in ${((Date.now() - started) / 1000).toFixed(1)} s: ${l.hosts.length} hosts on ${l.prefix}.0/24, registry ${l.registry}\n`);
     }));
 
@@ -56,7 +58,7 @@ export function registerLab(program: Command): void {
   named(group.command("start").description("Boot a killed host again with the same data")).argument("<host>")
     .action(run(async (host: string, o: { name: string }) => (await lab()).labStart(o.name, host)));
 
-  named(group.command("partition").description("Drop traffic between HOSTS and --from (default: all other hosts)"))
+  named(group.command("partition").description("Drop traffic between HOSTS and --from (default: all other hosts; `etcd` names the lab etcd of a --store etcd lab)"))
     .argument("<hosts...>")
     .option("--from <hosts...>", "the other side")
     .action(run(async (hosts: string[], o: { name: string; from?: string[] }) => (await lab()).labPartition(o.name, hosts, o.from)));

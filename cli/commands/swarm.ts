@@ -1,10 +1,31 @@
 // `shoal swarm init|join|join-token|leave`: this daemon's membership of a swarm, as docker's.
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { clusterAction } from "../cluster/action.js";
 
 /** The lines `swarm init` and `swarm join-token` print to let another node join. */
 export function joinInstructions(role: "worker" | "manager", token: string, addr: string): string {
   return `To add a ${role} to this swarm, run the following command:\n\n    shoal swarm join --token ${token} ${addr}\n\n`;
+}
+
+interface EtcdTlsOpts {
+  etcdCacert?: string;
+  etcdCert?: string;
+  etcdKey?: string;
+}
+
+interface InitOpts extends EtcdTlsOpts {
+  advertiseAddr?: string;
+  listenAddr?: string;
+  store: string;
+  etcdEndpoints?: string;
+  etcdPrefix: string;
+}
+
+/** TLS files for etcd, as absolute paths: the daemon reads them, from its own working directory. */
+function etcdTls(o: EtcdTlsOpts): { caFile: string; certFile: string; keyFile: string } {
+  const abs = (f?: string) => (f ? resolve(f) : "");
+  return { caFile: abs(o.etcdCacert), certFile: abs(o.etcdCert), keyFile: abs(o.etcdKey) };
 }
 
 export function register(program: Command): void {
@@ -14,12 +35,24 @@ export function register(program: Command): void {
     .command("init")
     .description("Initialize a swarm with this node as its first manager")
     .option("--advertise-addr <addr>", "address other nodes reach this one at (host[:port], port 2377 by default)")
-    .option("--listen-addr <addr>", "where the cluster port listens (default 0.0.0.0 with the advertised port)");
+    .option("--listen-addr <addr>", "where the cluster port listens (default 0.0.0.0 with the advertised port)")
+    .option("--store <store>", "where the managers keep the swarm's state: raft (embedded) or etcd", "raft")
+    .option("--etcd-endpoints <urls>", "etcd members, comma-separated (e.g. http://10.0.0.5:2379,http://10.0.0.6:2379)")
+    .option("--etcd-prefix <prefix>", "key prefix of this swarm in etcd", "/shoal/")
+    .option("--etcd-cacert <file>", "CA certificate that signed etcd's server certificates")
+    .option("--etcd-cert <file>", "this manager's client certificate for etcd")
+    .option("--etcd-key <file>", "this manager's client key for etcd");
   init.action(
-    clusterAction(init, async (c, o: { advertiseAddr?: string; listenAddr?: string }) => {
+    clusterAction(init, async (c, o: InitOpts) => {
       const { call } = await import("../client.js");
       const s = c.swarm();
-      const res = await call(s, s.init, { advertiseAddr: o.advertiseAddr ?? "", listenAddr: o.listenAddr ?? "" });
+      const res = await call(s, s.init, {
+        advertiseAddr: o.advertiseAddr ?? "",
+        listenAddr: o.listenAddr ?? "",
+        store: o.store,
+        etcd: { endpoints: (o.etcdEndpoints ?? "").split(",").map((e) => e.trim()).filter(Boolean), prefix: o.etcdPrefix },
+        etcdTls: etcdTls(o),
+      });
       const info = await call(s, s.info, {});
       process.stdout.write(
         `Swarm initialized: current node (${res.nodeId}) is now a manager.\n\n` +
@@ -35,13 +68,16 @@ export function register(program: Command): void {
     .argument("<host:port>", "a manager's cluster address")
     .requiredOption("--token <token>", "the join token (shoal swarm join-token worker|manager on a manager)")
     .option("--advertise-addr <addr>", "address other nodes reach this one at")
-    .option("--listen-addr <addr>", "where the cluster port listens");
+    .option("--listen-addr <addr>", "where the cluster port listens")
+    .option("--etcd-cacert <file>", "an etcd-backed swarm: the CA certificate of etcd's servers, on this host")
+    .option("--etcd-cert <file>", "an etcd-backed swarm: this manager's client certificate for etcd")
+    .option("--etcd-key <file>", "an etcd-backed swarm: this manager's client key for etcd");
   join.action(
-    clusterAction(join, async (c, remote: string, o: { token: string; advertiseAddr?: string; listenAddr?: string }) => {
+    clusterAction(join, async (c, remote: string, o: { token: string; advertiseAddr?: string; listenAddr?: string } & EtcdTlsOpts) => {
       const { call } = await import("../client.js");
       const { NodeRole } = await import("../../proto/gen/cluster.js");
       const s = c.swarm();
-      const res = await call(s, s.join, { remoteAddr: remote, token: o.token, advertiseAddr: o.advertiseAddr ?? "", listenAddr: o.listenAddr ?? "" });
+      const res = await call(s, s.join, { remoteAddr: remote, token: o.token, advertiseAddr: o.advertiseAddr ?? "", listenAddr: o.listenAddr ?? "", etcdTls: etcdTls(o) });
       process.stdout.write(`This node joined a swarm as a ${res.role === NodeRole.NODE_ROLE_MANAGER ? "manager" : "worker"}.\n`);
     }),
   );

@@ -27,6 +27,12 @@ export function localControl(m: Manager): ControlServer {
 /** A manager node's status as Raft sees it now: leader, reachable, or not. */
 function managerView(m: Manager, n: Node): Node {
   if (n.spec?.role !== NodeRole.NODE_ROLE_MANAGER || !n.managerStatus) return n;
+  if (!m.raft) {
+    // The etcd store: the election names the leader; campaigning managers are reachable.
+    const leader = n.managerStatus.addr === m.leaderAddr();
+    const reachable = leader || m.managerAddrs().includes(n.managerStatus.addr);
+    return { ...n, managerStatus: { ...n.managerStatus, leader, reachability: reachable ? Reachability.REACHABILITY_REACHABLE : Reachability.REACHABILITY_UNREACHABLE } };
+  }
   const s = m.raft.status();
   const raftId = n.managerStatus.raftId;
   const leader = s.leader === raftId;

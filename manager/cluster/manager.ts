@@ -13,6 +13,7 @@ import { Scheduler } from "../scheduler/scheduler.js";
 import { ALLOCATOR_FILTER, allocate } from "../allocator/allocator.js";
 import { Dispatcher } from "../dispatcher/dispatcher.js";
 import { RoleManager } from "../roles/roles.js";
+import { EtcdBackend, type EtcdBackendOptions } from "../store/etcd/backend.js";
 
 export interface ManagerOptions {
   nodeId: string;
@@ -25,6 +26,8 @@ export interface ManagerOptions {
   initialMembers?: Map<number, MemberInfo>;
   joinMembers?: Map<number, MemberInfo>;
   heartbeatPeriodMs?: number;
+  /** Keep the state in etcd instead of the embedded Raft store. */
+  etcd?: Omit<EtcdBackendOptions, "addr" | "log">;
   log?: (line: string) => void;
 }
 
@@ -40,7 +43,10 @@ interface Loop {
 
 export class Manager {
   readonly store: MemoryStore;
-  readonly raft: RaftNode;
+  /** The embedded store's Raft member (the default). */
+  readonly raft?: RaftNode;
+  /** The etcd backend (`swarm init --store etcd`): etcd agrees, a lease elects the leading manager. */
+  readonly etcd?: EtcdBackend;
   readonly dispatcher: Dispatcher;
   private loops: Loop[] = [];
   private leading = false;
@@ -50,59 +56,90 @@ export class Manager {
 
   constructor(private readonly o: ManagerOptions) {
     this.log = o.log ?? ((l) => console.error(l));
-    const { store, stateMachine } = raftStore(() => this.raft);
-    this.store = store;
-    this.raft = new RaftNode({
-      id: o.raftId,
-      dataDir: o.dataDir,
-      stateMachine,
-      self: { raftAddress: o.addr, clientAddress: o.addr },
-      initialMembers: o.initialMembers,
-      joinMembers: o.joinMembers,
-      server: o.server,
-      log: this.log,
-    });
-    this.dispatcher = new Dispatcher({ store, managers: () => this.managerAddrs(), raftMembers: () => this.raftMembers(), heartbeatPeriodMs: o.heartbeatPeriodMs, log: this.log });
+    if (o.etcd) {
+      this.etcd = new EtcdBackend({ ...o.etcd, addr: o.addr, log: this.log });
+      this.store = this.etcd.store;
+    } else {
+      const { store, stateMachine } = raftStore(() => this.raft!);
+      this.store = store;
+      this.raft = new RaftNode({
+        id: o.raftId,
+        dataDir: o.dataDir,
+        stateMachine,
+        self: { raftAddress: o.addr, clientAddress: o.addr },
+        initialMembers: o.initialMembers,
+        joinMembers: o.joinMembers,
+        server: o.server,
+        log: this.log,
+      });
+    }
+    this.dispatcher = new Dispatcher({ store: this.store, managers: () => this.managerAddrs(), raftMembers: () => this.raftMembers(), heartbeatPeriodMs: o.heartbeatPeriodMs, log: this.log });
   }
 
   async start(): Promise<void> {
-    await this.raft.start();
+    if (this.etcd) {
+      this.etcd.onLeadership((leads) => (leads ? this.startLoops() : this.stepDown()));
+      await this.etcd.start(); // retries, with one log line, while etcd cannot be reached
+      return;
+    }
+    await this.raft!.start();
     // The Raft member has no leadership callback; a 10 ms look is cheap and keeps the core untouched.
     this.watch = setInterval(() => this.checkLeadership(), 10);
   }
 
+  /** This manager's cluster address. */
+  get addr(): string {
+    return this.o.addr;
+  }
+
   isLeader(): boolean {
-    return this.leading;
+    return this.etcd ? this.etcd.isLeader() : this.leading;
   }
 
   /** The leader's cluster address, if one is known. */
   leaderAddr(): string | undefined {
-    const s = this.raft.status();
+    if (this.etcd) return this.etcd.leaderAddr();
+    const s = this.raft!.status();
     if (!s.leader) return undefined;
-    return s.leader === s.id ? this.o.addr : this.raft.leaderInfo()?.clientAddress;
+    return s.leader === s.id ? this.o.addr : this.raft!.leaderInfo()?.clientAddress;
   }
 
-  /** Cluster addresses of every Raft member (managers), this one first. */
+  /** Cluster addresses of every manager, this one first. */
   managerAddrs(): string[] {
-    const members = Object.values(this.raft.status().members).map((m) => m.clientAddress ?? m.raftAddress);
+    if (this.etcd) return this.etcd.managerAddrs();
+    const members = Object.values(this.raft!.status().members).map((m) => m.clientAddress ?? m.raftAddress);
     return [this.o.addr, ...members.filter((a) => a !== this.o.addr)];
   }
 
-  /** The Raft group as a joining or promoted manager needs it. */
+  /** The Raft group as a joining or promoted manager needs it (none with etcd). */
   raftMembers(): { raftId: number; addr: string }[] {
+    if (!this.raft) return [];
     return Object.entries(this.raft.status().members).map(([id, info]) => ({ raftId: Number(id), addr: info.clientAddress ?? info.raftAddress }));
+  }
+
+  /** Where an etcd-backed swarm keeps its state, for nodes joining it; undefined with Raft. */
+  etcdConfig(): { endpoints: string[]; prefix: string } | undefined {
+    return this.o.etcd ? { endpoints: this.o.etcd.endpoints, prefix: this.o.etcd.prefix ?? "/shoal/" } : undefined;
+  }
+
+  /** Hands the control loops to another manager: Raft leadership transfer, or resigning the etcd election. */
+  async handOver(): Promise<void> {
+    if (this.etcd) return this.etcd.resign();
+    const self = this.o.raftId;
+    const other = this.raftMembers().find((x) => x.raftId !== self);
+    if (other && this.isLeader()) await this.raft!.transferLeadership(other.raftId);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.watch);
     this.stepDown();
-    await this.raft.stop();
+    await (this.etcd ? this.etcd.stop() : this.raft!.stop());
   }
 
   private checkLeadership(): void {
     if (this.stopped) return;
-    const leads = this.raft.status().role === Role.Leader;
+    const leads = this.raft!.status().role === Role.Leader;
     if (leads && !this.leading) void this.takeOver();
     else if (!leads && this.leading) this.stepDown();
   }
@@ -111,30 +148,38 @@ export class Manager {
     this.leading = true;
     // Run the loops only on a store that has everything committed before this term.
     try {
-      await this.raft.linearizableRead(2000);
+      await this.raft!.linearizableRead(2000);
     } catch {
       this.leading = false;
       return;
     }
     if (!this.leading || this.stopped) return;
-    this.log(`manager: raft member ${this.o.raftId} leads; starting the control loops`);
+    this.startLoops();
+  }
+
+  private startLoops(): void {
+    if (this.stopped) return;
+    this.leading = true;
+    this.log(this.raft ? `manager: raft member ${this.o.raftId} leads; starting the control loops` : "manager: leads through etcd; starting the control loops");
     const onError = (e: unknown) => this.log(`manager: ${(e as Error).message}`);
     const allocator = new StoreLoop(this.store, () => allocate(this.store, Date.now(), { log: this.log }), { filter: ALLOCATOR_FILTER, batchDelayMs: 5, firstDelayMs: 0, onError });
+    this.loops = [new Orchestrator(this.store, { onError, batchDelayMs: 10, resyncMs: 100 }), allocator, new Scheduler(this.store, { onError, batchDelayMs: 10 })];
+    // Raft membership follows the nodes' roles (with etcd only a demoted manager's status goes).
     const raft = this.raft;
-    const roles = new RoleManager(this.store, {
-      members: () => new Set(Object.keys(raft.status().members).map(Number)),
+    this.loops.push(new RoleManager(this.store, {
+      members: () => new Set(raft ? Object.keys(raft.status().members).map(Number) : []),
       self: () => this.o.raftId,
-      removeMember: (id) => raft.removeMember(id),
-      transferLeadership: (to) => raft.transferLeadership(to),
-    }, this.log);
-    this.loops = [new Orchestrator(this.store, { onError, batchDelayMs: 10, resyncMs: 100 }), allocator, new Scheduler(this.store, { onError, batchDelayMs: 10 }), roles, this.dispatcher];
+      removeMember: (id) => raft!.removeMember(id),
+      transferLeadership: (to) => raft!.transferLeadership(to),
+    }, this.log));
+    this.loops.push(this.dispatcher);
     for (const l of this.loops) l.start();
   }
 
   private stepDown(): void {
     if (!this.leading) return;
     this.leading = false;
-    this.log(`manager: raft member ${this.o.raftId} no longer leads; stopping the control loops`);
+    this.log(`manager: ${this.raft ? `raft member ${this.o.raftId}` : this.o.addr} no longer leads; stopping the control loops`);
     for (const l of this.loops.reverse()) l.stop();
     this.loops = [];
   }

@@ -47,7 +47,8 @@ export function dispatcherServer(m: Manager): DispatcherServer {
       requireLeader(m);
       const node = m.store.view((tx) => tx.get("node", req.nodeId));
       if (!node || node.spec?.role !== NodeRole.NODE_ROLE_MANAGER) throw new ClusterError(status.PERMISSION_DENIED, `node ${req.nodeId} did not join as a manager`);
-      await m.raft.addMember(req.raftId, { raftAddress: req.addr, clientAddress: req.addr });
+      // With the etcd store a manager needs no membership: it campaigns in etcd once it runs.
+      if (m.raft) await m.raft.addMember(req.raftId, { raftAddress: req.addr, clientAddress: req.addr });
       await m.store.update((tx) => {
         const n = tx.get("node", req.nodeId);
         if (n) tx.update("node", { ...n, managerStatus: { raftId: req.raftId, addr: req.addr, leader: false, reachability: 2 } });
@@ -59,12 +60,13 @@ export function dispatcherServer(m: Manager): DispatcherServer {
       const node = m.store.view((tx) => tx.get("node", req.nodeId));
       // A manager leaving (--force) leaves the Raft group too, so the rest keep their majority.
       const raftId = node?.managerStatus?.raftId ?? 0;
-      if (raftId && m.raft.status().members[raftId] && raftId !== m.raft.status().id) await m.raft.removeMember(raftId);
+      if (raftId && m.raft && m.raft.status().members[raftId] && raftId !== m.raft.status().id) await m.raft.removeMember(raftId);
       await m.store.update((tx) => {
         const n = tx.get("node", req.nodeId);
         if (!n) return;
-        const spec = raftId ? { ...n.spec!, role: NodeRole.NODE_ROLE_WORKER } : n.spec;
-        tx.update("node", { ...n, spec, managerStatus: raftId ? undefined : n.managerStatus, status: { ...n.status, state: NodeState.NODE_STATE_DOWN, message: "node left the swarm", addr: n.status?.addr ?? "" } });
+        const manager = !!n.managerStatus;
+        const spec = manager ? { ...n.spec!, role: NodeRole.NODE_ROLE_WORKER } : n.spec;
+        tx.update("node", { ...n, spec, managerStatus: undefined, status: { ...n.status, state: NodeState.NODE_STATE_DOWN, message: "node left the swarm", addr: n.status?.addr ?? "" } });
       });
       return {};
     }),
@@ -95,9 +97,9 @@ async function join(m: Manager, req: NodeJoinRequest): Promise<NodeJoinResponse>
   const made = req.nodeId ? m.store.view((tx) => tx.get("node", req.nodeId)) : undefined;
   if (made) {
     if (made.status?.addr !== req.addr || made.spec?.role !== role) throw new ClusterError(status.ALREADY_EXISTS, `node id ${req.nodeId} is taken by another node: join again`);
-    return { nodeId: made.id, clusterId: cluster.id, role, managers: m.managerAddrs(), raftId: made.managerStatus?.raftId ?? 0, raftMembers: role === NodeRole.NODE_ROLE_MANAGER ? m.raftMembers() : [] };
+    return { nodeId: made.id, clusterId: cluster.id, role, managers: m.managerAddrs(), raftId: made.managerStatus?.raftId ?? 0, raftMembers: role === NodeRole.NODE_ROLE_MANAGER ? m.raftMembers() : [], etcd: m.etcdConfig() };
   }
-  const raftId = role === NodeRole.NODE_ROLE_MANAGER ? newRaftId() : 0;
+  const raftId = role === NodeRole.NODE_ROLE_MANAGER && m.raft ? newRaftId() : 0;
   const node: Node = {
     id: /^[0-9a-z]{25}$/.test(req.nodeId) ? req.nodeId : randomId(),
     spec: { annotations: { name: "", labels: {} }, role, availability: NodeAvailability.NODE_AVAILABILITY_ACTIVE },
@@ -107,7 +109,7 @@ async function join(m: Manager, req: NodeJoinRequest): Promise<NodeJoinResponse>
     membership: 1,
   };
   await m.store.update((tx) => tx.create("node", node));
-  return { nodeId: node.id, clusterId: cluster.id, role, managers: m.managerAddrs(), raftId, raftMembers: role === NodeRole.NODE_ROLE_MANAGER ? m.raftMembers() : [] };
+  return { nodeId: node.id, clusterId: cluster.id, role, managers: m.managerAddrs(), raftId, raftMembers: role === NodeRole.NODE_ROLE_MANAGER ? m.raftMembers() : [], etcd: m.etcdConfig() };
 }
 
 /**
@@ -118,7 +120,9 @@ export function forwardingControl(m: Manager, local: ControlServer): ControlServ
   let client: { addr: string; c: ControlClient } | undefined;
   const leaderClient = (): ControlClient => {
     const addr = m.leaderAddr();
-    if (!addr) throw new ClusterError(status.UNAVAILABLE, "this swarm has no leader right now: a majority of managers must be running; try again");
+    // A manager that still names itself leader but no longer leads (cut off from its peers or
+    // from etcd) must not call itself: that is a loop until the deadline.
+    if (!addr || addr === m.addr) throw new ClusterError(status.UNAVAILABLE, "this swarm has no leader right now: a majority of managers (or, with --store etcd, etcd) must be reachable; try again");
     if (client?.addr !== addr) {
       client?.c.close();
       client = { addr, c: new ControlClient(addr, credentials.createInsecure()) };
@@ -141,8 +145,18 @@ export function forwardingControl(m: Manager, local: ControlServer): ControlServ
         return cb(toStatus(err));
       }
       const method = (c as unknown as Record<string, (req: unknown, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => void>)[name];
-      method.call(c, call.request, new Metadata(), { deadline: Date.now() + 30_000 }, (err, res) => (err ? cb(toStatus(err)) : cb(null, res)));
+      const at = m.leaderAddr();
+      method.call(c, call.request, new Metadata(), { deadline: Date.now() + 30_000 }, (err, res) => (err ? cb(forwardError(err, at)) : cb(null, res)));
     };
   }
   return out as ControlServer;
+}
+
+/** The leader's answer as it is, but grpc-js's own words about a leader that could not be reached made plain. */
+function forwardError(err: ServiceError, at: string | undefined): Partial<ServiceError> {
+  if (err.code === status.DEADLINE_EXCEEDED) return { code: err.code, details: `the leader at ${at} did not answer in time (it may have just failed): try again` };
+  if (err.code === status.UNAVAILABLE && /No connection established|Connection dropped|Failed to connect|ECONNREFUSED/i.test(err.details ?? "")) {
+    return { code: err.code, details: `cannot reach the leader at ${at} (a new one may be being elected): try again` };
+  }
+  return toStatus(err);
 }

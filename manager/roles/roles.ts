@@ -16,6 +16,8 @@ export type RoleAction =
  */
 export function decideRoles(nodes: readonly Node[], members: ReadonlySet<number>, self: number): RoleAction | undefined {
   for (const n of nodes) {
+    // Without Raft (the etcd store) a demoted manager has no membership to lose: only its status goes.
+    if (n.spec?.role === NodeRole.NODE_ROLE_WORKER && n.managerStatus && !n.managerStatus.raftId) return { op: "remove", nodeId: n.id, raftId: 0 };
     const raftId = n.managerStatus?.raftId ?? 0;
     if (n.spec?.role !== NodeRole.NODE_ROLE_WORKER || !raftId || !members.has(raftId)) continue;
     if (raftId !== self) return { op: "remove", nodeId: n.id, raftId };
@@ -72,8 +74,10 @@ export class RoleManager {
       await this.raft.transferLeadership(action.to);
       return;
     }
-    this.log(`roles: node ${action.nodeId} was demoted; removing raft member ${action.raftId}`);
-    await this.raft.removeMember(action.raftId);
+    if (action.raftId) {
+      this.log(`roles: node ${action.nodeId} was demoted; removing raft member ${action.raftId}`);
+      await this.raft.removeMember(action.raftId);
+    }
     await this.store.update((tx) => {
       const n = tx.get("node", action.nodeId);
       if (n) tx.update("node", { ...n, managerStatus: undefined });

@@ -3,9 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeState } from "../../proto/gen/cluster.js";
 import { labHeal, labKill, labPartition, labStart } from "../../lab/lab.js";
-import { Cluster, eventually, figure, isRunning, total } from "./harness.js";
+import { Cluster, eventually, figure, isRunning, STORES, total } from "./harness.js";
 
-describe("faults on a 3+2 lab", () => {
+describe.each(STORES)("faults on a 3+2 lab (%s store)", (store) => {
   let c: Cluster;
   const leader = () => {
     const out = c.ok(alive[0], "node", "ls");
@@ -14,7 +14,7 @@ describe("faults on a 3+2 lab", () => {
   };
   let alive = ["m1", "m2", "m3"];
   beforeAll(async () => {
-    c = await Cluster.up(`e2f${process.pid % 1000}`);
+    c = await Cluster.up(`e2f${store[0]}${process.pid % 1000}`, 3, 2, store);
     c.ok("m1", "service", "create", "-d", "--name", "web", "--replicas", "6", "busybox:1", "httpd", "-f", "-p", "8080");
     await eventually("6 running", async () => total(await c.running("web")) === 6);
   });
@@ -28,12 +28,12 @@ describe("faults on a 3+2 lab", () => {
     const killed = Date.now();
     await labKill(c.name, w2);
     await eventually("w2 down", async () => (await c.nodeState("w2")) === NodeState.NODE_STATE_DOWN, 30_000, 50);
-    figure("worker_marked_down_ms", Date.now() - killed);
+    figure(`${store}_worker_marked_down_ms`, Date.now() - killed);
     await eventually("6 running without w2", async () => {
       const r = await c.running("web");
       return !r.has(w2) && total(r) === 6;
     }, 30_000, 50);
-    figure("worker_tasks_rescheduled_ms", Date.now() - killed);
+    figure(`${store}_worker_tasks_rescheduled_ms`, Date.now() - killed);
     await labStart(c.name, w2);
     await eventually("w2 ready again", async () => (await c.nodeState("w2")) === NodeState.NODE_STATE_READY, 30_000);
     // Its old tasks were replaced: once back, it runs none of the old ones and the count holds.
@@ -46,11 +46,11 @@ describe("faults on a 3+2 lab", () => {
     await labKill(c.name, c.host(old));
     alive = alive.filter((m) => m !== old);
     await eventually("a new leader answers service ls", async () => (await c.services(alive[0])).length > 0, 30_000, 20);
-    figure("leader_kill_to_service_ls_ms", Date.now() - killed);
+    figure(`${store}_leader_kill_to_service_ls_ms`, Date.now() - killed);
     await eventually("a new leader shown", () => leader() !== old, 30_000);
     const before = Date.now();
     c.ok(alive[1], "service", "create", "-d", "--name", "after", "--replicas", "3", "busybox:1", "sleep", "3600");
-    figure("service_create_after_leader_kill_ms", Date.now() - before);
+    figure(`${store}_service_create_after_leader_kill_ms`, Date.now() - before);
     await eventually("after: 3 running", async () => total(await c.running("after", alive[0])) === 3, 30_000, 200);
     await labStart(c.name, c.host(old));
     alive = ["m1", "m2", "m3"];
@@ -61,10 +61,11 @@ describe("faults on a 3+2 lab", () => {
     }
   });
 
-  it("a leader cut off from the other managers steps down; the majority elects a new one; heal reconverges", async () => {
+  it("a leader cut off from the other managers (etcd store: from etcd) steps down; another leads; heal reconverges", async () => {
     const old = leader();
     const others = ["m1", "m2", "m3"].filter((m) => m !== old);
-    labPartition(c.name, [c.host(old)], others.map((m) => c.host(m)));
+    // With Raft the majority is the other managers; with etcd, leadership lives in etcd.
+    labPartition(c.name, [c.host(old)], store === "etcd" ? ["etcd"] : others.map((m) => c.host(m)));
     try {
       await eventually("majority has a new leader", () => {
         const out = c.ok(others[0], "node", "ls");

@@ -13,6 +13,10 @@ import { findHost, mustLoadLab, type LabState } from "../../lab/state.js";
 
 export const CLI = process.env.SHOAL_CLI ?? join(process.cwd(), "dist/cli/main.js");
 
+/** Where a lab's swarm keeps its state; the control-plane suites run on both. */
+export type Store = "raft" | "etcd";
+export const STORES: Store[] = ["raft", "etcd"];
+
 export interface Run {
   code: number;
   out: string;
@@ -22,9 +26,9 @@ export interface Run {
 export class Cluster {
   constructor(readonly name: string) {}
 
-  static async up(name: string, managers = 3, workers = 2): Promise<Cluster> {
+  static async up(name: string, managers = 3, workers = 2, store: Store = "raft"): Promise<Cluster> {
     await labDown(name).catch(() => undefined);
-    await labUp({ name, managers, workers, timeoutMs: 120_000 });
+    await labUp({ name, managers, workers, timeoutMs: 120_000, store });
     return new Cluster(name);
   }
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeState } from "../../proto/gen/cluster.js";
 import { HOST_SOCKET } from "../../lab/host.js";
 import { findHost } from "../../lab/state.js";
-import { CLI, Cluster, eventually, total } from "./harness.js";
+import { CLI, Cluster, eventually, STORES, total } from "./harness.js";
 
 const spreadOk = (m: Map<string, number>, nodes: number) => {
   const counts = [...m.values()];
@@ -13,10 +13,10 @@ const spreadOk = (m: Map<string, number>, nodes: number) => {
   return Math.max(...counts) - Math.min(...counts) <= 1;
 };
 
-describe("services on a 3+2 lab", () => {
+describe.each(STORES)("services on a 3+2 lab (%s store)", (store) => {
   let c: Cluster;
   beforeAll(async () => {
-    c = await Cluster.up(`e2s${process.pid % 1000}`);
+    c = await Cluster.up(`e2s${store[0]}${process.pid % 1000}`, 3, 2, store);
   });
   afterAll(async () => {
     await c?.down();
