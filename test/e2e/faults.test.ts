@@ -2,6 +2,7 @@
 // partitioned from the other managers, a worker leaving and joining again, every manager gone.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeState } from "../../proto/gen/cluster.js";
+import { etcdMembers, etcdPids, startEtcdMember } from "../../lab/etcd.js";
 import { labHeal, labKill, labPartition, labStart } from "../../lab/lab.js";
 import { Cluster, eventually, figure, isRunning, STORES, total } from "./harness.js";
 
@@ -102,6 +103,42 @@ describe.each(STORES)("faults on a 3+2 lab (%s store)", (store) => {
     const token = c.ok("m1", "swarm", "join-token", "-q", "worker").trim();
     expect(c.ok("w1", "swarm", "join", "--token", token, addr)).toMatch(/joined a swarm as a worker/);
     await eventually("w1 ready again", async () => (await c.nodeState("w1")) === NodeState.NODE_STATE_READY, 30_000);
+  });
+
+  it.runIf(store === "etcd")("the etcd leader killed during service creates: no acknowledged create is lost, the managers carry on", async () => {
+    const members = etcdMembers(c.lab);
+    const status = async (m: (typeof members)[number]) => (await (await fetch(`${m.clientUrl}/v3/maintenance/status`, { method: "POST", body: "{}" })).json()) as { header: { member_id: string }; leader: string };
+    const leaderOf = async () => {
+      for (const m of members) {
+        try {
+          const st = await status(m);
+          if (st.header.member_id === st.leader) return m;
+        } catch {
+          /* down */
+        }
+      }
+      return undefined;
+    };
+    const acked: string[] = [];
+    let killed: (typeof members)[number] | undefined;
+    for (let i = 0; i < 12; i++) {
+      if (i === 4) {
+        killed = await leaderOf();
+        for (const pid of etcdPids(killed!)) process.kill(pid, "SIGKILL");
+      }
+      const name = `during${i}`;
+      const r = c.shoal(alive[0], "service", "create", "-d", "--name", name, "--replicas", "1", "busybox:1", "sleep", "3600");
+      if (r.code === 0) acked.push(name);
+      else expect(r.err.trim().split("\n"), r.err).toHaveLength(1);
+    }
+    startEtcdMember(c.lab, killed!);
+    await eventually("etcd whole again", async () => (await Promise.all(members.map((m) => status(m).then(() => true, () => false)))).every(Boolean), 30_000);
+    const names = (await c.services()).map((s) => s.service!.spec!.annotations!.name);
+    for (const n of acked) expect(names).toContain(n);
+    expect(acked.length).toBeGreaterThan(4);
+    c.ok("m1", "service", "create", "-d", "--name", "after-etcd", "busybox:1", "sleep", "3600");
+    await eventually("after-etcd running", async () => total(await c.running("after-etcd")) === 1, 30_000);
+    c.ok("m1", "service", "rm", ...names.filter((n) => n.startsWith("during")), "after-etcd");
   });
 
   it("with every manager stopped, workers keep their containers running and restart crashed ones", async () => {
