@@ -4,10 +4,13 @@
 // Throughput goes to the leader over one gRPC connection on both sides (Shoal's TestKv.Put, etcd's
 // KV.Put through etcd3); etcd is also measured with etcd3 spread over all members, as before
 // (etcd_any_ops_*), where two writes in three are forwarded by a follower. Failover writes go
-// through clients that know every member. Needs a build (npm run build:ts) and /usr/bin/etcd.
-// Last line: one JSON object of figures.
+// through clients that know every member. Both clusters run throughout and are measured
+// alternately, so load on the (shared) machine moves both alike; each figure is the median of
+// RAFT_BENCH_ROUNDS rounds. The CPU each write costs the members and the client is reported too:
+// on a machine with few cores the client's gRPC calls are a large share. Needs a build
+// (npm run build:ts) and /usr/bin/etcd. Last line: one JSON object of figures.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Etcd3 } from "etcd3";
@@ -24,17 +27,38 @@ interface Target {
   kill(i: number): Promise<void>;
   restart(i: number): Promise<void>;
   stop(): Promise<void>;
+  /** PIDs of the running members, for CPU accounting. */
+  pids(): number[];
 }
 
 const VALUE = Buffer.alloc(256, 0x61);
 const THROUGHPUT_MS = Number(process.env.RAFT_BENCH_MS ?? 3000);
 const TRIALS = Number(process.env.RAFT_BENCH_TRIALS ?? 20);
 
-async function throughput(t: Pick<Target, "put">, inFlight: number): Promise<number> {
+/** CPU time (µs) a process has used so far, from /proc (clock ticks of 10 ms). */
+function cpuMicros(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return 0;
+  }
+}
+
+interface Throughput {
+  ops: number;
+  /** CPU per write of the three members together, and of this (client) process. */
+  serverCpuUs: number;
+  clientCpuUs: number;
+}
+
+async function throughput(t: Pick<Target, "put">, inFlight: number, pids: number[]): Promise<Throughput> {
   let done = 0;
   let n = 0;
   const end = Date.now() + THROUGHPUT_MS;
   const start = Date.now();
+  const serverBefore = pids.map(cpuMicros);
+  const clientBefore = process.cpuUsage();
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
       while (Date.now() < end) {
@@ -47,7 +71,10 @@ async function throughput(t: Pick<Target, "put">, inFlight: number): Promise<num
       }
     }),
   );
-  return Math.round((done * 1000) / (Date.now() - start));
+  const client = process.cpuUsage(clientBefore);
+  const server = pids.reduce((sum, pid, i) => sum + cpuMicros(pid) - serverBefore[i]!, 0);
+  const per = (us: number) => Math.round(us / Math.max(1, done));
+  return { ops: Math.round((done * 1000) / (Date.now() - start)), serverCpuUs: per(server), clientCpuUs: per(client.user + client.system) };
 }
 
 /** One write every 10 ms; kill -9 the leader; ms from the kill to the first write that succeeds. */
@@ -111,6 +138,7 @@ async function shoalTarget(): Promise<Target> {
       await waitCaughtUp(c);
     },
     stop: () => c.destroy(),
+    pids: () => c.members.filter((m) => m.alive).map((m) => m.proc!.pid!),
   };
 }
 
@@ -191,10 +219,12 @@ async function etcdTarget(): Promise<Target> {
       }
       rmSync(root, { recursive: true, force: true });
     },
+    pids: () => members.filter((m) => m.proc && m.proc.exitCode === null && !m.proc.signalCode).map((m) => m.proc!.pid!),
   };
 }
 
-const LEVELS = [1, 16, 256];
+/** Writes in flight per throughput level (RAFT_BENCH_LEVELS=1,16 narrows it when experimenting). */
+const LEVELS = (process.env.RAFT_BENCH_LEVELS ?? "1,16,256").split(",").map(Number);
 /** Throughput rounds per level; each round measures Shoal then etcd back to back. */
 const ROUNDS = Number(process.env.RAFT_BENCH_ROUNDS ?? 3);
 
@@ -211,14 +241,16 @@ async function measure(targets: Target[]): Promise<Record<string, Record<string,
     for (let round = 0; round < ROUNDS; round++) {
       for (const t of targets) {
         const w = await t.leaderWriter();
-        const ops = await throughput(w, c);
+        const r = await throughput(w, c, t.pids());
         w.close();
-        sample(t.name, `ops_c${c}`, ops);
-        console.log(`${t.name}: ${ops} writes/s at ${c} in flight, to the leader (round ${round + 1})`);
+        sample(t.name, `ops_c${c}`, r.ops);
+        sample(t.name, `server_cpu_us_per_op_c${c}`, r.serverCpuUs);
+        sample(t.name, `client_cpu_us_per_op_c${c}`, r.clientCpuUs);
+        console.log(`${t.name}: ${r.ops} writes/s at ${c} in flight, to the leader (round ${round + 1}); CPU per write: members ${r.serverCpuUs} µs, client ${r.clientCpuUs} µs`);
       }
       const etcd = targets.find((t) => t.name === "etcd");
       if (etcd && round === 0) {
-        const ops = await throughput(etcd, c);
+        const { ops } = await throughput(etcd, c, []);
         sample(etcd.name, `any_ops_c${c}`, ops);
         console.log(`etcd: ${ops} writes/s at ${c} in flight, spread over all members`);
       }
@@ -267,6 +299,7 @@ export async function main(args: string[]): Promise<void> {
       etcd_any_ops_c256: etcd.any_ops_c256,
       etcd_failover_median_ms: etcd.failover_median_ms,
       etcd_failover_max_ms: etcd.failover_max_ms,
+      ...Object.fromEntries(Object.entries(etcd).filter(([k]) => k.includes("cpu_us")).map(([k, v]) => [`etcd_${k}`, v])),
       ratio_ops_c1: r(shoal.ops_c1!, etcd.ops_c1!),
       ratio_ops_c16: r(shoal.ops_c16!, etcd.ops_c16!),
       ratio_ops_c256: r(shoal.ops_c256!, etcd.ops_c256!),

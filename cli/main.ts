@@ -27,6 +27,7 @@ const groups = [
   () => import("./commands/swarm.js"),
   () => import("./commands/node.js"),
   () => import("./commands/service.js"),
+  () => import("./commands/network.js"),
 ];
 for (const g of await Promise.all(groups.map((load) => load()))) g.register(program);
 (await import("./commands/lab.js")).registerLab(program);

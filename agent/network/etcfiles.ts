@@ -10,7 +10,17 @@ export function resolvConfFor(hostResolv: string, hostNetwork: boolean): string 
   return lines.join("\n").trim() + "\n";
 }
 
-export function writeEtcFiles(dir: string, hostname: string, ip: string | undefined, hostNetwork: boolean): { hosts: string; hostname: string; resolv: string } {
+/**
+ * When the container's own networks serve names (a swarm's overlays, whose DNS forwards the rest
+ * to the host's resolvers), only their nameservers: a resolver that asks the host's first would
+ * never learn the swarm's names. The host's search and options lines stay.
+ */
+export function resolvConfWith(hostResolv: string, nameservers: readonly string[]): string {
+  const kept = hostResolv.split("\n").filter((l) => /^\s*(search|domain|options)\s/.test(l));
+  return [...nameservers.map((n) => `nameserver ${n}`), ...kept].join("\n") + "\n";
+}
+
+export function writeEtcFiles(dir: string, hostname: string, ip: string | undefined, hostNetwork: boolean, nameservers: readonly string[] = []): { hosts: string; hostname: string; resolv: string } {
   let hostResolv = "";
   try {
     hostResolv = readFileSync("/etc/resolv.conf", "utf8");
@@ -22,6 +32,6 @@ export function writeEtcFiles(dir: string, hostname: string, ip: string | undefi
   if (ip) hosts.push(`${ip}\t${hostname}`);
   writeFileSync(files.hosts, hosts.join("\n") + "\n");
   writeFileSync(files.hostname, hostname + "\n");
-  writeFileSync(files.resolv, resolvConfFor(hostResolv, hostNetwork));
+  writeFileSync(files.resolv, nameservers.length > 0 ? resolvConfWith(hostResolv, nameservers) : resolvConfFor(hostResolv, hostNetwork));
   return files;
 }

@@ -4,7 +4,7 @@
 // leader is, so the next try goes straight there. Nothing here stops containers: while no manager
 // answers, the worker and the engine keep running and restarting what they have.
 import { credentials, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
-import type { NodeDescription, NodeRole, Task } from "../../proto/gen/cluster.js";
+import type { NodeDescription, NodeNetwork, NodeRole, Task } from "../../proto/gen/cluster.js";
 import { DispatcherClient, type AgentMessage, type ManagerMessage, type RaftMember, type TaskStatusUpdate } from "../../proto/gen/swarm.js";
 
 export interface SessionOptions {
@@ -14,6 +14,8 @@ export interface SessionOptions {
   managers: string[];
   /** The whole set of this node's tasks, each time the leader sends it. */
   onTasks: (tasks: Task[]) => void;
+  /** Every overlay network this node serves, each time it changes; called before onTasks. */
+  onNetworks?: (networks: NodeNetwork[]) => void;
   /** Every status the worker knows, resent in full on each new session. */
   statuses: () => TaskStatusUpdate[];
   onManagers?: (addrs: string[]) => void;
@@ -101,6 +103,7 @@ export class Session {
     }
     if (m.heartbeatPeriodMs) this.startHeartbeat(m.heartbeatPeriodMs);
     this.o.onRole?.(m.role, m.raftMembers);
+    if (m.hasNetworks) this.o.onNetworks?.(m.networks);
     if (m.hasTasks) this.tasks.clear();
     for (const t of m.tasks) this.tasks.set(t.id, t);
     for (const id of m.removed) this.tasks.delete(id);

@@ -1,8 +1,10 @@
 // The agent's worker: makes this node's engine run what the managers assigned it. Each task is
 // driven forward on its own (accept, pull, create, start), its container watched, and every change
 // of state reported. A crashed container is restarted in place by the engine under the task's
-// restart policy, with or without a manager to talk to; the task stays the same task.
-import { type Task, TaskState, type TaskStatus } from "../../proto/gen/cluster.js";
+// restart policy, with or without a manager to talk to; the task stays the same task. A task on
+// overlay networks is joined to them as its container starts (networks.ts), and taken out of DNS
+// and load balancing a moment before its container is stopped.
+import { type NodeNetwork, type Task, TaskState, type TaskStatus } from "../../proto/gen/cluster.js";
 import type { TaskStatusUpdate } from "../../proto/gen/swarm.js";
 import type { ImagesPort } from "../engine/api/images-port.js";
 import type { ContainerEngine } from "../engine/containers/engine.js";
@@ -12,6 +14,7 @@ import type { ContainerDefaults } from "../engine/image/image.js";
 import { containerConfigOf, containerName, endedState } from "./container-spec.js";
 import { HealthMonitor, healthOf, type HealthSpec, type RunCheck } from "./health.js";
 import { TaskLedger } from "./ledger.js";
+import { TaskNetworks } from "./networks.js";
 
 export interface WorkerDeps {
   nodeId: string;
@@ -21,6 +24,10 @@ export interface WorkerDeps {
   stateDir: string;
   report: (updates: TaskStatusUpdate[]) => void;
   log: (line: string) => void;
+  /** This node's cluster address (host:port); its host is the local end of overlay tunnels. None: no overlay networks. */
+  addr?: string;
+  /** How long a task taken out of DNS and load balancing keeps running before it is stopped, for every node to hear of it. */
+  drainMs?: number;
 }
 
 interface Driven {
@@ -40,6 +47,8 @@ interface Driven {
 }
 
 const RUNNING = TaskState.TASK_STATE_RUNNING;
+/** Covers a push of the managers reaching every node and being applied there, and requests already under way. */
+export const DEFAULT_DRAIN_MS = 1000;
 const isEnded = (s: TaskState | undefined) => (s ?? 0) > RUNNING;
 
 export class Worker {
@@ -47,7 +56,10 @@ export class Worker {
   private readonly pulls = new Map<string, Promise<void>>();
   private readonly listeners = new Map<string, () => void>();
   private ledger!: TaskLedger;
+  private net?: TaskNetworks;
   private stopped = false;
+  /** The managers have named this node's tasks at least once since start. */
+  private heard = false;
 
   constructor(private readonly d: WorkerDeps) {}
 
@@ -62,11 +74,24 @@ export class Worker {
       this.tasks.set(taskId, { assigned: false, containerId, running: false, again: false, stopAsked: false });
       this.listen(taskId, containerId);
     }
+    if (this.d.addr) {
+      this.net = await TaskNetworks.open({ addr: this.d.addr, stateDir: this.d.stateDir, taskOf: (id) => this.tasks.get(id)?.task, log: this.d.log });
+      this.d.engine.setNetworkHook(this.net);
+      // Containers that stopped while the daemon was away keep no network here.
+      const live = this.ledger.entries().filter(([, c]) => ["running", "restarting"].includes(this.container(c)?.state.status ?? ""));
+      await this.net?.retain(new Set(live.map(([taskId]) => taskId)));
+    }
+  }
+
+  /** Every overlay network this node serves, as the managers last said; applied before the tasks that need them start. */
+  networks(networks: NodeNetwork[]): void {
+    if (!this.stopped) this.net?.apply(networks);
   }
 
   /** The whole set of tasks the managers want this node to know, each time it changes. */
   assign(tasks: Task[]): void {
     if (this.stopped) return;
+    this.heard = true;
     const now = new Set(tasks.map((t) => t.id));
     for (const t of tasks) {
       let d = this.tasks.get(t.id);
@@ -106,6 +131,8 @@ export class Worker {
     for (const d of this.tasks.values()) d.monitor?.m.stop();
     for (const off of this.listeners.values()) off();
     this.listeners.clear();
+    if (this.net) this.d.engine.setNetworkHook(undefined);
+    await this.net?.close().catch((e: Error) => this.d.log(`worker: overlay networks: ${e.message}`));
   }
 
   /** The node leaves the swarm: its tasks' containers go, as they do when a Swarm node leaves. */
@@ -118,6 +145,8 @@ export class Worker {
       this.ledger.delete(taskId);
     }
     this.tasks.clear();
+    if (this.net) this.d.engine.setNetworkHook(undefined);
+    await this.net?.destroy().catch((e: Error) => this.d.log(`worker: removing overlay networks: ${e.message}`));
   }
 
   private container(id: string): ContainerRecord | undefined {
@@ -157,16 +186,19 @@ export class Worker {
   private async step(taskId: string, d: Driven): Promise<void> {
     const rec = d.containerId ? this.container(d.containerId) : undefined;
     if (!d.assigned) {
+      // Known only from before a restart (its container restarted meanwhile): the managers say whether it stays.
+      if (!this.heard) return;
       d.monitor?.m.stop();
       this.listeners.get(taskId)?.();
       this.listeners.delete(taskId);
+      await this.net?.takeOut(taskId);
       if (rec) await this.d.engine.remove(rec.id, true);
       this.ledger.delete(taskId);
       this.tasks.delete(taskId);
       return;
     }
     const t = d.task!;
-    if (t.desiredState > RUNNING) return this.shutDown(d, rec);
+    if (t.desiredState > RUNNING) return this.shutDown(taskId, d, rec);
     if (isEnded(d.status?.state)) return; // ended: the managers decide what comes next
     if (!rec) {
       if (d.status && d.status.state >= TaskState.TASK_STATE_STARTING) {
@@ -243,6 +275,7 @@ export class Worker {
         if (health?.health === "unhealthy") {
           // Replaced, as Swarm does: the container stops and the managers start a new task.
           d.stopAsked = true;
+          await this.net?.takeOut(taskId);
           await this.d.engine.stop(rec.id).catch(() => undefined);
           const why = health.lastOutput ? `: ${health.lastOutput.split("\n")[0].slice(0, 200)}` : "";
           return this.set(d, TaskState.TASK_STATE_FAILED, "unhealthy", { err: `task: container is unhealthy${why}`, cs: { ...cs, pid: 0 } });
@@ -263,11 +296,13 @@ export class Worker {
     }
   }
 
-  private async shutDown(d: Driven, rec: ContainerRecord | undefined): Promise<void> {
+  private async shutDown(taskId: string, d: Driven, rec: ContainerRecord | undefined): Promise<void> {
     d.monitor?.m.stop();
     if (isEnded(d.status?.state)) return;
     d.stopAsked = true;
     if (rec && (rec.state.status === "running" || rec.state.status === "restarting")) {
+      // Out of DNS and load balancing first: no new connection reaches it while it stops.
+      if ((await this.net?.takeOut(taskId)) && rec.state.status === "running") await sleep(this.d.drainMs ?? DEFAULT_DRAIN_MS);
       await this.d.engine.stop(rec.id);
     }
     const cs = rec ? { containerId: rec.id, pid: 0, exitCode: rec.state.exitCode, restarts: rec.restartCount } : undefined;
@@ -300,6 +335,8 @@ export class Worker {
     this.d.report([{ taskId: d.task!.id, status: d.status }]);
   }
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function sameContainer(a: TaskStatus["containerStatus"], b: TaskStatus["containerStatus"]): boolean {
   return a?.containerId === b?.containerId && a?.pid === b?.pid && a?.exitCode === b?.exitCode && a?.restarts === b?.restarts;

@@ -82,6 +82,24 @@ async function changeService(c: Cluster, ref: string, change: (s: Service) => Se
   });
 }
 
+/**
+ * A spec names its networks by id, the user by name (or id): `--network-add|rm` compare names,
+ * so the spec's networks are named and the --network-rm refs turned into names. The managers
+ * name them by id again.
+ */
+async function networksByName(c: Cluster, o: UpdateFlags): Promise<(spec: ServiceSpec) => ServiceSpec> {
+  const { call } = await import("../client.js");
+  const control = c.control();
+  const { networks } = await call(control, control.listNetworks, {});
+  const nameOf = (ref: string) => networks.find((n) => n.id === ref || n.spec?.annotations?.name === ref)?.spec?.annotations?.name ?? networks.find((n) => n.id.startsWith(ref))?.spec?.annotations?.name ?? ref;
+  o.networkRm = o.networkRm?.map(nameOf);
+  return (spec) => {
+    const named = structuredClone(spec);
+    for (const a of named.task?.networks ?? []) a.target = nameOf(a.target);
+    return named;
+  };
+}
+
 export function register(program: Command): void {
   const service = program.command("service").description("Manage the swarm's services (on a manager)").enablePositionalOptions();
 
@@ -130,7 +148,8 @@ export function register(program: Command): void {
   update.action(
     clusterAction(update, async (c, ref: string, o: UpdateFlags & WaitFlags & { rollback?: boolean }) => {
       const { updateServiceSpec } = await import("../cluster/spec.js");
-      const current = await changeService(c, ref, (s) => (o.rollback ? s.spec : updateServiceSpec(s.spec ?? {}, o)), !!o.rollback);
+      const byName = o.networkAdd || o.networkRm ? await networksByName(c, o) : undefined;
+      const current = await changeService(c, ref, (s) => (o.rollback ? s.spec : updateServiceSpec(byName ? byName(s.spec ?? {}) : (s.spec ?? {}), o)), !!o.rollback);
       process.stdout.write(ref + "\n");
       await settle(c, current.id, o, { rollback: o.rollback, before: current.updateStatus });
     }),

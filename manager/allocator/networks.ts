@@ -3,7 +3,7 @@
 import type { NetworkSpec } from "../../proto/gen/cluster.js";
 import { formatCidr, overlaps, parseCidr, parseIp, size } from "../../agent/network/ipv4.js";
 import type { ReadTx } from "../store/types.js";
-import { holdsAddresses } from "./plan.js";
+import { holdsAddresses, usesIngress } from "./plan.js";
 
 /** The routing mesh's subnet unless swarm init is given another: room for every node and published task. */
 export const DEFAULT_INGRESS_SUBNET = "10.0.0.0/16";
@@ -46,8 +46,10 @@ export function checkNetworkSpec(tx: ReadTx, spec: NetworkSpec): void {
 
 /** Why the network cannot be removed now (a service or a live task uses it), or undefined. */
 export function networkInUse(tx: ReadTx, networkId: string): string | undefined {
+  const ingress = tx.get("network", networkId)?.spec?.ingress ?? false;
   for (const s of tx.find("service")) {
     if ((s.spec?.task?.networks ?? []).some((a) => a.target === networkId)) return `service ${s.spec?.annotations?.name ?? s.id} is attached to it: remove the service or its --network first`;
+    if (ingress && usesIngress(s)) return `service ${s.spec?.annotations?.name ?? s.id} publishes ports through the routing mesh on it: remove the service or its --publish first`;
   }
   const live = tx.find("task").find((t) => holdsAddresses(t) && t.networks.some((a) => a.networkId === networkId));
   if (live) return `task ${live.annotations?.name || live.id} still has an address on it: wait until it has stopped`;

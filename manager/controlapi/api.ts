@@ -1,12 +1,14 @@
 // The cluster's Control API over the store: one method per unary RPC of proto/swarm.proto's
 // Control service, taking its request and answering its response. Every failure is a
 // ControlError (a gRPC code and one line), and a refused call has written nothing.
-import type { Cluster, Node, Service } from "../../proto/gen/cluster.js";
+import type { Cluster, Network, Node, Service } from "../../proto/gen/cluster.js";
 import type {
+  CreateNetworkRequest,
   CreateServiceRequest,
   Empty,
   JoinTokensRequest,
   JoinTokensResponse,
+  ListNetworksResponse,
   ListNodesResponse,
   ListServicesResponse,
   ListTasksRequest,
@@ -20,6 +22,7 @@ import { ConflictError, NameConflictError } from "../store/errors.js";
 import type { ReadTx, Store, WriteTx } from "../store/types.js";
 import { type ControlError, asControlError, exists } from "./errors.js";
 import { joinTokens } from "./join-tokens.js";
+import { createNetwork, listNetworks, networkExists, removeNetwork, resolveNetwork } from "./networks.js";
 import { type Reachable, listNodes, readyIsReachable, removeNode, updateNode } from "./nodes.js";
 import { resolveNode, resolveService } from "./refs.js";
 import { createService, listServices, listTasks, publishesPorts, serviceExists, updateService } from "./services.js";
@@ -35,6 +38,9 @@ export interface ControlApiOptions {
 
 /** Writes the caller gave no version for are retried this often when someone else wrote first. */
 const RETRIES = 3;
+
+/** A service write whose checks read other objects: a published port, or networks that may be removed meanwhile. */
+const checksOthers = (spec: CreateServiceRequest["spec"]): boolean => publishesPorts(spec) || (spec?.task?.networks.length ?? 0) > 0;
 
 /** Objects answered belong to the store: callers copy before changing them. */
 export class ControlApi {
@@ -78,7 +84,7 @@ export class ControlApi {
 
   async createService(req: CreateServiceRequest): Promise<Service> {
     let name = "";
-    const id = await this.write((tx) => createService(tx, req, (n) => (name = n)), { exclusive: publishesPorts(req.spec) }).catch((err: ControlError) => {
+    const id = await this.write((tx) => createService(tx, req, (n) => (name = n)), { exclusive: checksOthers(req.spec) }).catch((err: ControlError) => {
       // Taken meanwhile by a write that did not pass through this API.
       throw err.cause instanceof NameConflictError ? exists(serviceExists(name)) : err;
     });
@@ -97,7 +103,7 @@ export class ControlApi {
     const id = await this.write((tx) => {
       updateService(tx, req, this.now());
       return resolveService(tx, req.ref).id;
-    }, { exclusive: req.rollback || publishesPorts(req.spec) });
+    }, { exclusive: req.rollback || checksOthers(req.spec) });
     return this.read((tx) => resolveService(tx, id));
   }
 
@@ -109,6 +115,28 @@ export class ControlApi {
 
   listTasks(req: ListTasksRequest): Promise<ListTasksResponse> {
     return this.read((tx) => listTasks(tx, req));
+  }
+
+  async createNetwork(req: CreateNetworkRequest): Promise<Network> {
+    // Exclusive: two networks each checked free of overlaps may not overlap each other.
+    const id = await this.write((tx) => createNetwork(tx, req), { exclusive: true }).catch((err: ControlError) => {
+      throw err.cause instanceof NameConflictError ? exists(networkExists(req.spec?.annotations?.name ?? "")) : err;
+    });
+    return this.read((tx) => resolveNetwork(tx, id));
+  }
+
+  listNetworks(_req: Empty = {}): Promise<ListNetworksResponse> {
+    return this.read((tx) => ({ networks: listNetworks(tx) }));
+  }
+
+  getNetwork(req: ObjectRef): Promise<Network> {
+    return this.read((tx) => resolveNetwork(tx, req.ref));
+  }
+
+  /** Exclusive with service writes: a service attached meanwhile would be left without its network. */
+  async removeNetwork(req: ObjectRef): Promise<Empty> {
+    await this.write((tx) => removeNetwork(tx, req.ref), { retries: RETRIES, exclusive: true });
+    return {};
   }
 
   private async read<T>(fn: (tx: ReadTx) => T): Promise<T> {

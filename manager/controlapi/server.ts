@@ -30,6 +30,10 @@ export function controlServer(api: ControlApi, serviceLogs: (call: ServerWritabl
     updateService: unary((r) => api.updateService(r)),
     removeService: unary((r) => api.removeService(r)),
     listTasks: unary((r) => api.listTasks(r)),
+    createNetwork: unary((r) => api.createNetwork(r)),
+    listNetworks: unary((r) => api.listNetworks(r)),
+    getNetwork: unary((r) => api.getNetwork(r)),
+    removeNetwork: unary((r) => api.removeNetwork(r)),
     serviceLogs,
   };
 }

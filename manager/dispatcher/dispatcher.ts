@@ -1,10 +1,12 @@
 // The dispatcher: one gRPC session per agent, served by the leader. It records heartbeats in
 // memory (they never go through Raft), marks a node down when its heartbeats stop, pushes each
-// node the whole set of its tasks whenever that set changes, and writes agents' task status
-// reports back to the store in batches.
+// node the whole set of its tasks whenever that set changes, and its overlay networks (peers,
+// services, load-balancer targets) whenever they change, and writes agents' task status reports
+// back to the store in batches.
 import { status as grpcStatus, type ServerDuplexStream } from "@grpc/grpc-js";
-import { NodeRole, NodeState, TaskState, type Node, type NodeDescription, type Task, type TaskStatus } from "../../proto/gen/cluster.js";
+import { NodeNetwork, NodeRole, NodeState, TaskState, type Node, type NodeDescription, type Task, type TaskStatus } from "../../proto/gen/cluster.js";
 import type { AgentMessage, ManagerMessage, RaftMember } from "../../proto/gen/swarm.js";
+import { NetworkViews } from "../allocator/netviews.js";
 import { byNodeId, type Store, type StoreEvent } from "../store/types.js";
 import { liveness } from "./liveness.js";
 
@@ -41,6 +43,10 @@ export class Dispatcher {
   /** Per node: tasks to send (added, or desired state or spec changed) and ids gone. */
   private readonly changed = new Map<string, Set<string>>();
   private readonly updates = new Map<string, { nodeId: string; status: TaskStatus }>();
+  /** Per node: the networks last sent (encoded), so that only a change is sent again. */
+  private readonly sentNetworks = new Map<string, Buffer>();
+  /** Something the network views are made of changed since they were last pushed. */
+  private networksChanged = false;
   private readonly nodeWrites = new Map<string, { state: NodeState; message: string; addr?: string; description?: NodeDescription }>();
   private active = false;
   private timer?: NodeJS.Timeout;
@@ -63,7 +69,7 @@ export class Dispatcher {
     this.active = true;
     const now = this.now();
     for (const n of this.o.store.view((tx) => tx.find("node"))) this.lastSeen.set(n.id, now);
-    this.unsubscribe = this.o.store.subscribe((events) => this.onEvents(events), { kinds: ["task", "node"] });
+    this.unsubscribe = this.o.store.subscribe((events) => this.onEvents(events), { kinds: ["task", "node", "service", "network"] });
     this.lastCheck = now;
     this.timer = setInterval(() => this.checkLiveness(), this.checkEveryMs);
   }
@@ -80,6 +86,7 @@ export class Dispatcher {
     this.lastSeen.clear();
     this.updates.clear();
     this.nodeWrites.clear();
+    this.sentNetworks.clear();
   }
 
   /** The gRPC Session handler. */
@@ -172,6 +179,10 @@ export class Dispatcher {
   private onEvents(events: StoreEvent[]): void {
     let any = false;
     for (const e of events) {
+      // Any of these may change what some node is told of its networks: a task running or gone
+      // (load-balancer targets, peers), a service's VIP or ports, a node's address.
+      this.networksChanged = true;
+      any = true;
       if (e.kind === "task") {
         const o = e.old as Task | undefined;
         const n = e.new as Task | undefined;
@@ -261,22 +272,36 @@ export class Dispatcher {
   }
 
   private pushAssignments(): void {
-    if (this.full.size === 0 && this.changed.size === 0) return;
+    if (this.full.size === 0 && this.changed.size === 0 && !this.networksChanged) return;
     const full = [...this.full];
     const changed = [...this.changed];
+    const networksChanged = this.networksChanged;
     this.full.clear();
     this.changed.clear();
+    this.networksChanged = false;
     const managers = this.o.managers();
     const base = { managers, heartbeatPeriodMs: this.periodMs };
     const members = this.o.raftMembers?.() ?? [];
     const roleOf = (node: Node) => ({ role: roleToSend(node), raftMembers: roleToSend(node) === NodeRole.NODE_ROLE_MANAGER ? members : [] });
     this.o.store.view((tx) => {
+      // Read in the same view as the tasks: a task arrives with the networks it needs.
+      const views = networksChanged || full.length > 0 ? NetworkViews.build(tx) : undefined;
+      const networksOf = (id: string, always: boolean) => {
+        if (!views) return { networks: [], hasNetworks: false };
+        const networks = views.forNode(id);
+        const bytes = Buffer.concat(networks.map((n) => NodeNetwork.encode(n).finish()));
+        if (!always && this.sentNetworks.get(id)?.equals(bytes)) return { networks: [], hasNetworks: false };
+        this.sentNetworks.set(id, bytes);
+        return { networks, hasNetworks: true };
+      };
+      const told = new Set<string>();
       for (const id of full) {
         const s = this.sessions.get(id);
         const node = tx.get("node", id);
         if (!s || !node) continue;
         const tasks = tx.find("task", byNodeId(id)).filter((t) => (t.status?.state ?? 0) >= TaskState.TASK_STATE_ASSIGNED);
-        s.call.write({ ...base, tasks, hasTasks: true, removed: [], ...roleOf(node) });
+        s.call.write({ ...base, tasks, hasTasks: true, removed: [], ...roleOf(node), ...networksOf(id, true) });
+        told.add(id);
       }
       for (const [id, taskIds] of changed) {
         const s = this.sessions.get(id);
@@ -289,7 +314,15 @@ export class Dispatcher {
           if (t && t.nodeId === id) tasks.push(t);
           else removed.push(tid);
         }
-        s.call.write({ ...base, tasks, hasTasks: false, removed, ...roleOf(node) });
+        s.call.write({ ...base, tasks, hasTasks: false, removed, ...roleOf(node), ...networksOf(id, false) });
+        told.add(id);
+      }
+      if (!views) return;
+      for (const [id, s] of this.sessions) {
+        const node = tx.get("node", id);
+        if (told.has(id) || !node) continue;
+        const nets = networksOf(id, false);
+        if (nets.hasNetworks) s.call.write({ ...base, tasks: [], hasTasks: false, removed: [], ...roleOf(node), ...nets });
       }
     });
   }

@@ -18,9 +18,11 @@ export class ProposalIds {
   }
 }
 
+/** [u64 big-endian id][data]; ids stay below 2^53, so two 32-bit halves carry them exactly. */
 export function wrapProposal(id: number, data: Uint8Array): Buffer {
   const b = Buffer.allocUnsafe(8 + data.length);
-  b.writeBigUInt64BE(BigInt(id), 0);
+  b.writeUInt32BE(Math.floor(id / 2 ** 32), 0);
+  b.writeUInt32BE(id % 2 ** 32, 4);
   b.set(data, 8);
   return b;
 }
@@ -28,7 +30,7 @@ export function wrapProposal(id: number, data: Uint8Array): Buffer {
 export function unwrapProposal(data: Uint8Array): { id: number; payload: Buffer } | undefined {
   if (data.length < 8) return undefined; // the leader's empty entry at the start of its term
   const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return { id: Number(b.readBigUInt64BE(0)), payload: b.subarray(8) };
+  return { id: b.readUInt32BE(0) * 2 ** 32 + b.readUInt32BE(4), payload: b.subarray(8) };
 }
 
 export function encodeMemberInfo(m: MemberInfo): Buffer {

@@ -1,73 +1,22 @@
 // One Raft member: drives the pure core with a tick timer, persists its Ready batches to the WAL
 // and snapshot files, sends through the gRPC transport and applies to the state machine, in the
-// order the core's contract requires (persist, send, apply, advance).
+// order the core's contract requires (persist, send, apply, advance; a leader writes its own log
+// while it replicates and applies).
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import type { ChannelCredentials, Server, ServerCredentials } from "@grpc/grpc-js";
 import { ConfChange, ConfChangeType, EntryType, type ConfState, type Entry, type Message, type Snapshot } from "../../proto/gen/raft.js";
-import { DEFAULT_ELECTION_TICK, DEFAULT_HEARTBEAT_TICK, DEFAULT_TICK_MS, MemoryStorage, RawNode, Role, type Ready } from "./core/index.js";
+import { DEFAULT_ELECTION_TICK, DEFAULT_HEARTBEAT_TICK, DEFAULT_TICK_MS, MemoryStorage, RawNode, Role, type Ready, type ReadState } from "./core/index.js";
 import { Wal } from "./wal/index.js";
 import { Snapshotter } from "./snap/index.js";
 import { Transport } from "./transport/index.js";
-import { LeadershipLostError, NotLeaderError, ProposalTimeoutError, StoppedError } from "./errors.js";
+import { LeadershipLostError, NotLeaderError, StoppedError } from "./errors.js";
+import { Waiters } from "./waiters.js";
+import type { RaftNodeOptions, RaftNodeStatus } from "./api.js";
 import { decodeMemberInfo, encodeMemberInfo, ProposalIds, unwrapProposal, unwrapSnapshot, wrapProposal, wrapSnapshot, type MemberInfo } from "./envelope.js";
 
 export { NotLeaderError, ProposalTimeoutError, LeadershipLostError, StoppedError } from "./errors.js";
 export type { MemberInfo } from "./envelope.js";
-
-/** The replicated application. apply() sees each committed entry once, in index order. */
-export interface StateMachine {
-  apply(entry: Entry): unknown;
-  snapshot(): Buffer;
-  restore(data: Buffer): void;
-}
-
-export interface RaftNodeOptions {
-  id: number;
-  dataDir: string;
-  stateMachine: StateMachine;
-  /** This member's own addresses; raftAddress is where the transport listens. */
-  self: MemberInfo;
-  /** Bootstrap a new cluster with these voters (including self). Omit when joining an existing one. */
-  initialMembers?: Map<number, MemberInfo>;
-  /** Joining an existing cluster: its current members, so replies reach the leader before the first snapshot. */
-  joinMembers?: Map<number, MemberInfo>;
-  tickMs?: number;
-  electionTick?: number;
-  heartbeatTick?: number;
-  /** Take a snapshot after this many applied entries. */
-  snapshotInterval?: number;
-  /** Entries kept in memory behind a snapshot so slow followers catch up without one. */
-  snapshotCatchUpEntries?: number;
-  proposalTimeoutMs?: number;
-  serverCredentials?: ServerCredentials;
-  /** Serve the transport on this server (already bound by its owner) instead of listening on self.raftAddress. */
-  server?: Server;
-  channelCredentials?: ChannelCredentials;
-  log?: (line: string) => void;
-  /** Called whenever this member's role or the leader it knows changes (from the Ready loop: keep it short). */
-  onLeadershipChange?: (change: { role: Role; leader: number }) => void;
-}
-
-export interface RaftNodeStatus {
-  id: number;
-  role: Role;
-  leader: number;
-  term: number;
-  commit: number;
-  applied: number;
-  snapshotIndex: number;
-  snapshotsReceived: number;
-  /** Messages the transport dropped (peer down or queue full). */
-  messagesDropped: number;
-  members: Record<number, MemberInfo & { voter: boolean }>;
-}
-
-interface Waiter {
-  resolve: (v: unknown) => void;
-  reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
-}
+export type { RaftNodeOptions, RaftNodeStatus, StateMachine } from "./api.js";
 
 export class RaftNode {
   private rawNode!: RawNode;
@@ -78,8 +27,8 @@ export class RaftNode {
   private members = new Map<number, MemberInfo>();
   private confState: ConfState = { voters: [], learners: [] };
   private readonly ids = new ProposalIds();
-  private readonly proposals = new Map<number, Waiter>();
-  private readonly reads = new Map<string, Waiter & { index?: number }>();
+  private readonly proposals = new Waiters<number>();
+  private readonly reads = new Waiters<string>();
   private applied = 0;
   private snapshotIndex = 0;
   private snapshotsReceived = 0;
@@ -93,6 +42,9 @@ export class RaftNode {
   private kicked = false;
   private stopped = false;
   private stopping?: Promise<void>;
+  private snapshotting?: Promise<void>;
+  /** WAL writes a leader's Readies left running (handleLeaderReady). */
+  private writesUnderWay = 0;
   private fatal?: Error;
   private readonly o: Required<Omit<RaftNodeOptions, "initialMembers" | "joinMembers" | "server" | "serverCredentials" | "channelCredentials" | "onLeadershipChange">> & RaftNodeOptions;
 
@@ -179,11 +131,11 @@ export class RaftNode {
     if (unusable) return Promise.reject(unusable);
     if (this.role !== Role.Leader) return Promise.reject(this.notLeader());
     const id = this.ids.next();
-    const p = this.waitFor(this.proposals, id, timeoutMs);
+    const p = this.proposals.wait(id, timeoutMs);
     try {
       this.rawNode.propose(wrapProposal(id, data));
     } catch (err) {
-      this.settle(this.proposals, id, err as Error);
+      this.proposals.settle(id, err as Error);
     }
     this.kick();
     return p;
@@ -195,7 +147,7 @@ export class RaftNode {
     if (unusable) throw unusable;
     if (!this.leader) throw this.notLeader();
     const ctx = randomBytes(8);
-    const p = this.waitFor(this.reads, ctx.toString("hex"), timeoutMs);
+    const p = this.reads.wait(ctx.toString("hex"), timeoutMs);
     this.rawNode.readIndex(ctx);
     this.kick();
     await p;
@@ -279,8 +231,10 @@ export class RaftNode {
     this.stopped = true;
     clearInterval(this.ticker);
     const err = new StoppedError();
-    for (const map of [this.proposals, this.reads] as Map<unknown, Waiter>[]) for (const k of [...map.keys()]) this.settle(map, k, err);
+    this.proposals.rejectAll(err);
+    this.reads.rejectAll(err);
     while (this.running) await sleep(5);
+    await this.snapshotting;
     await this.transport.close();
     await this.wal?.close();
   }
@@ -293,7 +247,10 @@ export class RaftNode {
     }
     if (!to) return;
     // Within one election timeout, or the others will have started an election of their own anyway.
-    await this.transferLeadership(to, this.o.electionTick * this.o.tickMs).catch((err: Error) => this.o.log(`raft: member ${this.o.id} stopping without handing over leadership: ${err.message}`));
+    await this.transferLeadership(to, this.o.electionTick * this.o.tickMs).then(
+      () => this.o.log(`raft: member ${this.o.id} handed leadership to member ${to} before stopping`),
+      (err: Error) => this.o.log(`raft: member ${this.o.id} stopping without handing over leadership: ${err.message}`),
+    );
   }
 
   // ---- the Ready loop ----
@@ -313,58 +270,81 @@ export class RaftNode {
     try {
       while (!this.stopped && this.rawNode.hasReady()) await this.handleReady(this.rawNode.ready());
     } catch (err) {
-      // Persisting failed: this member can no longer promise durability. Stop taking part.
-      this.fatal = err as Error;
-      this.o.log(`raft: member ${this.o.id} stopping: ${(err as Error).message}`);
-      void this.stop();
+      this.fail(err as Error);
     } finally {
       this.running = false;
     }
   }
 
+  /** Persisting failed: this member can no longer promise durability. Stop taking part. */
+  private fail(err: Error): void {
+    if (this.fatal) return;
+    this.fatal = err;
+    this.o.log(`raft: member ${this.o.id} stopping: ${err.message}`);
+    void this.stop();
+  }
+
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.leader);
-    // A leader replicates, and applies what it already holds on disk, while its own write runs
-    // (Raft thesis §10.2.1); everyone else persists first.
-    let applyLater = rd.committedEntries;
-    if (rd.messagesBeforePersist) {
-      if (rd.messages.length > 0) this.transport.send(rd.messages);
-      const onDisk = this.storage.lastIndex();
-      let n = 0;
-      while (n < applyLater.length && applyLater[n]!.index <= onDisk) this.applyEntry(applyLater[n++]!);
-      applyLater = applyLater.slice(n);
+    if (rd.messagesBeforePersist) this.handleLeaderReady(rd);
+    else await this.handleOtherReady(rd);
+    this.maybeSnapshot();
+  }
+
+  // A leader replicates, applies and moves on while its own write runs (Raft thesis §10.2.1);
+  // the core counts the leader's copy toward commit only once persisted() says it landed.
+  private handleLeaderReady(rd: Ready): void {
+    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    for (const e of rd.committedEntries) this.applyEntry(e);
+    this.wakeReaders(rd.readStates);
+    if (rd.entries.length > 0 || rd.mustSync) {
+      this.writesUnderWay++;
+      this.wal.save(rd.hardState, rd.entries, rd.mustSync).then(
+        () => {
+          this.writesUnderWay--;
+          if (rd.entries.length > 0 && !this.stopped) this.rawNode.persisted();
+          this.kick();
+        },
+        (err: Error) => this.fail(err),
+      );
+    } else if (rd.hardState) {
+      void this.wal.save(rd.hardState, [], false);
     }
-    // 1. persist
+    this.noteHardState(rd);
+    if (rd.entries.length > 0) this.storage.append(rd.entries);
+    this.rawNode.advance(false);
+  }
+
+  // Everyone else persists first: a follower's answer promises what it holds on disk.
+  private async handleOtherReady(rd: Ready): Promise<void> {
     const snap = rd.snapshot && rd.snapshot.metadata && rd.snapshot.metadata.index > 0 ? rd.snapshot : undefined;
     if (snap) {
-      this.snapshotter.save(snap);
+      await this.snapshotting; // our own, older one lands first
+      await this.snapshotter.save(snap);
       await this.wal.saveSnapshotMarker(snap.metadata!.index, snap.metadata!.term);
     }
-    if (rd.entries.length > 0 || rd.mustSync) await this.wal.save(rd.hardState, rd.entries, rd.mustSync);
+    // A leader's writes may still be under way (it just stepped down): the log is FIFO, so
+    // waiting for this one waits for them too.
+    if (rd.entries.length > 0 || rd.mustSync || this.writesUnderWay > 0) await this.wal.save(rd.hardState, rd.entries, true);
     else if (rd.hardState) void this.wal.save(rd.hardState, [], false);
     if (snap) this.storage.applySnapshot(snap);
-    if (rd.hardState) {
-      this.storage.setHardState(rd.hardState);
-      this.term = rd.hardState.term;
-      this.commit = rd.hardState.commit;
-    }
+    this.noteHardState(rd);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
-    // 2. send
-    if (!rd.messagesBeforePersist && rd.messages.length > 0) this.transport.send(rd.messages);
-    // 3. apply
+    if (rd.messages.length > 0) this.transport.send(rd.messages);
     if (snap) {
       this.restoreSnapshot(snap);
       this.snapshotsReceived++;
     }
-    for (const e of applyLater) this.applyEntry(e);
-    for (const rs of rd.readStates) {
-      const w = this.reads.get(Buffer.from(rs.context).toString("hex"));
-      if (w) w.index = rs.index;
-    }
-    this.wakeReaders();
-    // 4. advance
+    for (const e of rd.committedEntries) this.applyEntry(e);
+    this.wakeReaders(rd.readStates);
     this.rawNode.advance();
-    await this.maybeSnapshot();
+  }
+
+  private noteHardState(rd: Ready): void {
+    if (!rd.hardState) return;
+    this.storage.setHardState(rd.hardState);
+    this.term = rd.hardState.term;
+    this.commit = rd.hardState.commit;
   }
 
   private onSoftState(role: Role, leader: number): void {
@@ -373,7 +353,7 @@ export class RaftNode {
     this.leader = leader;
     if (wasLeader && role !== Role.Leader) {
       const err = new LeadershipLostError();
-      for (const id of [...this.proposals.keys()]) this.settle(this.proposals, id, err);
+      this.proposals.rejectAll(err);
     }
     try {
       this.o.onLeadershipChange?.({ role, leader });
@@ -388,15 +368,14 @@ export class RaftNode {
     if (e.type === EntryType.ENTRY_CONF_CHANGE) {
       const cc = ConfChange.decode(e.data);
       this.applyConfChange(cc);
-      this.settle(this.proposals, cc.id, undefined, undefined);
+      this.proposals.settle(cc.id);
     } else {
       const p = unwrapProposal(e.data);
       if (p) {
         const result = this.o.stateMachine.apply({ ...e, data: p.payload });
-        this.settle(this.proposals, p.id, undefined, result);
+        this.proposals.settle(p.id, undefined, result);
       }
     }
-    this.wakeApplied();
   }
 
   private applyConfChange(cc: ConfChange): void {
@@ -429,19 +408,26 @@ export class RaftNode {
     this.confState = snap.metadata!.confState ?? { voters: [], learners: [] };
     this.applied = snap.metadata!.index;
     this.snapshotIndex = snap.metadata!.index;
-    this.wakeApplied();
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /** Takes a snapshot when due. The state is captured here; writing it runs off the Ready loop. */
+  private maybeSnapshot(): void {
+    if (this.snapshotting) return;
     if (this.applied - this.snapshotIndex < this.o.snapshotInterval && !this.snapshotWanted) return;
     if (this.applied <= this.snapshotIndex) return;
     this.snapshotWanted = false;
-    const index = this.applied;
     const data = wrapSnapshot(this.members, this.o.stateMachine.snapshot());
-    const snap = this.storage.createSnapshot(index, this.confState, data);
-    this.snapshotter.save(snap);
-    await this.wal.saveSnapshotMarker(index, snap.metadata!.term);
-    this.snapshotIndex = index;
+    const snap = this.storage.createSnapshot(this.applied, this.confState, data);
+    this.snapshotting = this.persistSnapshot(snap)
+      .catch((err: Error) => this.fail(err))
+      .finally(() => (this.snapshotting = undefined));
+  }
+
+  private async persistSnapshot(snap: Snapshot): Promise<void> {
+    const { index, term } = snap.metadata!;
+    await this.snapshotter.save(snap);
+    await this.wal.saveSnapshotMarker(index, term);
+    this.snapshotIndex = Math.max(this.snapshotIndex, index);
     const compactTo = index - this.o.snapshotCatchUpEntries;
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
     this.wal.releaseTo(index);
@@ -455,7 +441,7 @@ export class RaftNode {
       data: wrapSnapshot(initial, this.o.stateMachine.snapshot()),
       metadata: { index: 1, term: 1, confState: { voters: [...initial.keys()], learners: [] } },
     };
-    this.snapshotter.save(snap);
+    await this.snapshotter.save(snap);
     await this.wal.saveSnapshotMarker(1, 1);
     await this.wal.save({ term: 1, vote: 0, commit: 1 }, []);
     return snap;
@@ -468,11 +454,11 @@ export class RaftNode {
     if (unusable) throw unusable;
     if (this.role !== Role.Leader) throw this.notLeader();
     const id = this.ids.next();
-    const p = this.waitFor(this.proposals, id, timeoutMs);
+    const p = this.proposals.wait(id, timeoutMs);
     try {
       this.rawNode.proposeConfChange(ConfChange.fromPartial({ id, type, nodeId, context: info ? encodeMemberInfo(info) : Buffer.alloc(0) }));
     } catch (err) {
-      this.settle(this.proposals, id, err as Error);
+      this.proposals.settle(id, err as Error);
     }
     this.kick();
     await p;
@@ -488,28 +474,10 @@ export class RaftNode {
     this.kick();
   }
 
-  private waitFor<K>(map: Map<K, Waiter>, key: K, timeoutMs: number): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.settle(map, key, new ProposalTimeoutError(timeoutMs)), timeoutMs);
-      map.set(key, { resolve, reject, timer });
-    });
-  }
-
-  private settle<K>(map: Map<K, Waiter>, key: K, err?: Error, value?: unknown): void {
-    const w = map.get(key);
-    if (!w) return;
-    map.delete(key);
-    clearTimeout(w.timer);
-    if (err) w.reject(err);
-    else w.resolve(value);
-  }
-
-  private wakeReaders(): void {
-    for (const [key, w] of this.reads) if (w.index !== undefined && w.index <= this.applied) this.settle(this.reads, key);
-  }
-
-  private wakeApplied(): void {
-    this.wakeReaders();
+  /** Notes the read points the core answered and releases every read whose point is applied. */
+  private wakeReaders(readStates: readonly ReadState[] = []): void {
+    for (const rs of readStates) this.reads.setIndex(Buffer.from(rs.context.buffer, rs.context.byteOffset, rs.context.byteLength).toString("hex"), rs.index);
+    this.reads.releaseUpTo(this.applied);
   }
 
   private unusable(): Error | undefined {

@@ -4,7 +4,7 @@ import { type Task, TaskState } from "../../proto/gen/cluster.js";
 import { StoreLoop } from "../store/loop.js";
 import { byTaskState, type ReadTx, type Store, type StoreEvent } from "../store/types.js";
 import { portsOfTask } from "./filters.js";
-import { buildNodeInfos } from "./nodeinfo.js";
+import { buildNodeInfos, holdsResources } from "./nodeinfo.js";
 import { type Decisions, schedule } from "./placement.js";
 
 /** Tasks the scheduler should place: pending and still meant to run. */
@@ -56,7 +56,8 @@ export function mattersToScheduler(e: StoreEvent): boolean {
   const now = e.new as Task | undefined;
   const was = e.old as Task | undefined;
   if (now?.status?.state === TaskState.TASK_STATE_PENDING) return true;
-  const held = (t: Task | undefined) => !!t && !!t.nodeId && (t.status?.state ?? 0) <= TaskState.TASK_STATE_RUNNING && t.desiredState <= TaskState.TASK_STATE_RUNNING;
+  // The same rule the node infos count resources by: a task told to stop holds them until it ends.
+  const held = (t: Task | undefined) => !!t && holdsResources(t);
   return held(was) && !held(now);
 }
 

@@ -63,6 +63,8 @@ describe.each(STORES)("faults on a 3+2 lab (%s store)", (store) => {
   });
 
   it("a leader cut off from the other managers (etcd store: from etcd) steps down; another leads; heal reconverges", async () => {
+    // The previous test restarted a manager: the swarm may be electing right now.
+    await eventually("a leader known", () => !!leader(), 30_000);
     const old = leader();
     const others = ["m1", "m2", "m3"].filter((m) => m !== old);
     // With Raft the majority is the other managers; with etcd, leadership lives in etcd.

@@ -21,6 +21,17 @@ import { initHears } from "./signals.js";
 import { ContainerStore } from "./store.js";
 import { resolveUser } from "./user.js";
 
+/**
+ * Joins containers to networks the engine does not own (a swarm's overlays). Set by their owner;
+ * the engine calls it whenever a container's network namespace is made or goes away.
+ */
+export interface NetworkHook {
+  /** The namespace was just made, the process not yet started: attach it. The nameservers its resolv.conf names (none: the host's). */
+  attach(rec: ContainerRecord, netnsPath: string): Promise<string[]>;
+  /** The container stopped for good or is being removed: its namespace goes. Never throws. */
+  detach(rec: ContainerRecord): Promise<void>;
+}
+
 export interface EngineDeps {
   dataRoot: string;
   execRoot: string;
@@ -43,10 +54,16 @@ export class ContainerEngine {
   private backoffAttempt = new Map<string, number>();
   private followers = new Map<string, number>();
   private watching = new Set<string>();
+  private networkHook?: NetworkHook;
 
   constructor(private readonly d: EngineDeps) {
     this.store = new ContainerStore(join(d.dataRoot, "containers"));
     this.events.setMaxListeners(0);
+  }
+
+  /** Who attaches containers to more networks than the bridge (none: the bridge only). */
+  setNetworkHook(hook: NetworkHook | undefined): void {
+    this.networkHook = hook;
   }
 
   stateDir(id: string): string {
@@ -94,6 +111,8 @@ export class ContainerEngine {
 
   private async launch(rec: ContainerRecord): Promise<void> {
     const c = rec.config;
+    // Kept for a container whose other networks are attached only once their owner is back.
+    let nameservers = rec.network?.nameservers;
     if (rec.network && !existsSync(rec.network.netnsPath)) {
       // The host rebooted (a lab host's power came back): its network namespace and veth are
       // gone with /run, so the container gets a fresh attachment rather than a dangling path.
@@ -105,6 +124,8 @@ export class ContainerEngine {
       if (attached) {
         await this.d.network.checkPorts(rec.id, portsOf(c));
         rec.network = await this.d.network.attach(rec.id, portsOf(c));
+        if (this.networkHook) nameservers = await this.networkHook.attach(rec, rec.network.netnsPath);
+        if (nameservers?.length) rec.network.nameservers = nameservers;
       }
       const mounts = this.mountsOf(rec);
       const stateDir = this.stateDir(rec.id);
@@ -132,10 +153,7 @@ export class ContainerEngine {
       this.events.emit(`state:${rec.id}`);
       this.watch(rec.id);
     } catch (err) {
-      if (attached) {
-        await this.d.network.detach(rec.id);
-        rec.network = null;
-      }
+      if (attached) await this.detachNetworks(rec);
       rec.state = { ...rec.state, status: rec.state.startedAt ? "exited" : "created", error: (err as Error).message };
       this.store.save(rec);
       throw err;
@@ -151,7 +169,7 @@ export class ContainerEngine {
       out.push({ source, destination: m.destination, readOnly: m.readOnly });
     }
     const hostNet = rec.config.networkMode === "host";
-    const etc = writeEtcFiles(this.store.dir(rec.id), rec.process.hostname || osHostname(), rec.network?.ip, hostNet);
+    const etc = writeEtcFiles(this.store.dir(rec.id), rec.process.hostname || osHostname(), rec.network?.ip, hostNet, rec.network?.nameservers);
     out.push({ source: etc.hosts, destination: "/etc/hosts", readOnly: false });
     out.push({ source: etc.hostname, destination: "/etc/hostname", readOnly: false });
     out.push({ source: etc.resolv, destination: "/etc/resolv.conf", readOnly: false });
@@ -184,8 +202,7 @@ export class ContainerEngine {
     this.store.save(rec);
     await this.d.runtime.cleanup(this.stateDir(id)).catch(() => undefined);
     if (!restart) {
-      await this.d.network.detach(id);
-      rec.network = null;
+      await this.detachNetworks(rec);
       this.store.save(rec);
     }
     this.events.emit(`exit:${id}`, status);
@@ -216,6 +233,13 @@ export class ContainerEngine {
     }
   }
 
+  /** The container's namespace goes: its other networks first, then the bridge (which deletes it). */
+  private async detachNetworks(rec: ContainerRecord): Promise<void> {
+    await this.networkHook?.detach(rec);
+    await this.d.network.detach(rec.id);
+    rec.network = null;
+  }
+
   private cancelRestart(id: string): void {
     const t = this.restartTimers.get(id);
     if (t) clearTimeout(t);
@@ -243,8 +267,7 @@ export class ContainerEngine {
     if (rec.state.status === "restarting") {
       this.cancelRestart(rec.id);
       rec.state.status = "exited";
-      await this.d.network.detach(rec.id);
-      rec.network = null;
+      await this.detachNetworks(rec);
       this.store.save(rec);
       this.events.emit(`state:${rec.id}`);
       return;
@@ -301,7 +324,7 @@ export class ContainerEngine {
   private async removeRecord(rec: ContainerRecord): Promise<void> {
     this.cancelRestart(rec.id);
     await this.d.runtime.cleanup(this.stateDir(rec.id)).catch(() => undefined);
-    await this.d.network.detach(rec.id);
+    await this.detachNetworks(rec);
     rmSync(this.stateDir(rec.id), { recursive: true, force: true });
     this.store.delete(rec.id);
     this.backoffAttempt.delete(rec.id);
@@ -364,8 +387,7 @@ export class ContainerEngine {
         await this.removeRecord(rec); // exited while no daemon was there to remove it
         withNetwork.delete(rec.id);
       } else if (rec.network) {
-        await this.d.network.detach(rec.id); // stopped while the daemon was down mid-teardown
-        rec.network = null;
+        await this.detachNetworks(rec); // stopped while the daemon was down mid-teardown
         this.store.save(rec);
         withNetwork.delete(rec.id);
       }

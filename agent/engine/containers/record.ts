@@ -19,6 +19,8 @@ export interface NetworkAttachment {
   gateway: string;
   prefix: number;
   netnsPath: string;
+  /** For its resolv.conf when other networks (a swarm's overlays) serve its names; else the host's. */
+  nameservers?: string[];
 }
 
 export interface ContainerRecord {

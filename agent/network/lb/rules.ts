@@ -7,8 +7,10 @@
 //   ingress network, keeping the client's address. Host-mode ports only to the local task.
 // - The mesh's return path: connections forwarded here by another node are marked with that node
 //   (its ingress bridge's MAC holds its address), and their replies routed back through it.
-// - Isolation: nothing is forwarded from one overlay network to another, and no container opens
-//   a connection out of the overlay un-NATed.
+// - Isolation: nothing is forwarded from one overlay network to another, no container opens a
+//   connection out of the overlay un-NATed, and nothing from outside the overlays (another
+//   interface of the node: its single-host bridge, its uplink) opens one into an overlay unless
+//   it was DNATed there (the routing mesh).
 import { EndpointMode, PortProtocol, PublishMode, type PortConfig, type ServiceRecord } from "../../../proto/gen/cluster.js";
 import { BRIDGE_GLOB, bridgeName } from "../overlay/names.js";
 
@@ -112,6 +114,8 @@ ${ingress.map((br) => `    iifname "${br}" ct state new ct mark set @ll,64,32\n 
     type filter hook forward priority filter; policy accept;
 ${isolation.join("\n")}
     iifname "${BRIDGE_GLOB}" oifname != "${BRIDGE_GLOB}" ct state new drop
+    oifname "${BRIDGE_GLOB}" iifname != "${BRIDGE_GLOB}" ct status dnat accept
+    oifname "${BRIDGE_GLOB}" iifname != "${BRIDGE_GLOB}" ct state new drop
   }
 }
 `;

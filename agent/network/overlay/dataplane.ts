@@ -65,6 +65,9 @@ export class OverlayDataPlane {
   private readonly dns: DnsServer;
   private readonly table: string;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The latest push not applied yet, and the queued call that will apply it. */
+  private wanted?: NodeNetwork[];
+  private applying?: Promise<void>;
   /** What was last loaded into the kernel, to skip work that would change nothing. */
   private lastTable = "";
   private readonly lastMesh = new Map<string, string>();
@@ -102,7 +105,13 @@ export class OverlayDataPlane {
    * listed once no container here is attached to them.
    */
   apply(networks: NodeNetwork[]): Promise<void> {
-    return this.serial(async () => {
+    // Pushes that arrive while one is being applied are coalesced: only the latest view matters,
+    // and a busy node must not fall behind the managers by a queue of stale ones.
+    this.wanted = networks;
+    this.applying ??= this.serial(async () => {
+      this.applying = undefined;
+      const networks = this.wanted!;
+      this.wanted = undefined;
       this.listed = new Set(networks.map((n) => n.networkId));
       for (const n of networks) this.views.set(n.networkId, n);
       await this.dropUnused();
@@ -111,6 +120,7 @@ export class OverlayDataPlane {
       for (const id of this.drained) if (!tasks.has(id)) this.drained.delete(id);
       await this.converge();
     });
+    return this.applying;
   }
 
   /**
@@ -137,6 +147,31 @@ export class OverlayDataPlane {
   }
 
   /**
+   * Plugs the task's container, found in a new network namespace (its node rebooted, its
+   * container started again before the managers were back), into the networks it had, at the
+   * addresses it had. Undefined when this node never attached the task.
+   */
+  reattach(taskId: string, netnsPath: string): Promise<TaskNetworking | undefined> {
+    return this.serial(async () => {
+      const had = this.overlay.allAttachments().filter((a) => a.taskId === taskId);
+      if (had.length === 0) return undefined;
+      try {
+        for (const a of had) await this.overlay.attach(netnsPath, { networkId: a.networkId, taskId, ifName: a.ifName, address: a.address });
+      } catch (e) {
+        await this.overlay.detach(taskId);
+        throw e;
+      }
+      this.save();
+      return { interfaces: had.map((a) => ({ networkId: a.networkId, ifName: a.ifName, address: a.address })), nameservers: this.nameserversOf(taskId) };
+    });
+  }
+
+  /** Whether a container of the task is attached here. */
+  attached(taskId: string): boolean {
+    return this.overlay.allAttachments().some((a) => a.taskId === taskId);
+  }
+
+  /**
    * Takes the task out of its services now: DNS stops answering its addresses and no new
    * connection is sent to it, while it still runs. The worker calls this before stopping it.
    */
@@ -157,6 +192,7 @@ export class OverlayDataPlane {
   /** Detaches the task's container from every network and drops its host-mode ports. */
   detach(taskId: string): Promise<void> {
     return this.serial(async () => {
+      if (!this.attached(taskId) && !this.hostPorts.has(taskId)) return;
       await this.overlay.detach(taskId);
       this.hostPorts.delete(taskId);
       await this.dropUnused();

@@ -77,9 +77,9 @@ export interface ReadState {
 /**
  * A batch of work. The caller must, in order: persist `hardState`, `entries` and `snapshot`
  * (fsync when `mustSync`), then send `messages`, apply `snapshot` and `committedEntries`, and
- * finally call `advance()`. When `messagesBeforePersist` is set the messages may go out before
- * or while the writes run, and committed entries the caller already holds on disk may be applied
- * meanwhile: every committed entry is on the disks of a quorum.
+ * finally call `advance()`. When `messagesBeforePersist` is set (a leader's batch) the writes
+ * may instead run in the background: send and apply at once (every committed entry is already
+ * on the disks of a quorum), call `advance(false)`, and `persisted()` when the writes land.
  */
 export interface Ready {
   softState?: SoftState;

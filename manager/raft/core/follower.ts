@@ -13,25 +13,42 @@ import type { Raft } from "./raft.js";
 export const CAMPAIGN_TRANSFER = Buffer.from("CampaignTransfer");
 
 /**
- * Ticks between the campaigns of the followers that lost the leader, in id order: long enough for
- * the first one's pre-vote and vote to reach the others, so they vote rather than split.
+ * After the leader's connection dropped, the campaigner asks again this often (in ticks) until an
+ * election timeout has passed: another follower may not have noticed yet and still honour the
+ * lease, ignoring the first request.
  */
-const DISCONNECT_CAMPAIGN_SPACING = 3;
+export const DISCONNECT_RETRY_TICKS = 3;
 
 export function hup(r: Raft, transfer: boolean): void {
   if (r.role === Role.Leader || !r.promotable()) return;
-  if (hasUnappliedConfChanges(r)) return;
+  if (!mayCampaign(r)) return;
   campaign(r, r.preVote && !transfer ? "pre" : "real", transfer);
 }
 
-function hasUnappliedConfChanges(r: Raft): boolean {
-  if (r.log.applied >= r.log.committed) return false;
+/**
+ * Membership takes effect when a conf change is applied, so a candidate counts votes with the
+ * configuration it has applied. That is safe only while it is at most one change behind the
+ * newest one committed anywhere (consecutive configurations share a member in every pair of
+ * majorities). So a member does not campaign while it holds a committed conf change it has not
+ * applied yet, nor while its log holds two or more conf changes it has not applied: the first of
+ * those is then committed, though it may not know it (etcd-io/etcd#7625 sets out the argument).
+ */
+function mayCampaign(r: Raft): boolean {
+  const { applied, committed } = r.log;
+  const last = r.log.lastIndex();
+  if (applied >= last) return true;
+  let ents;
   try {
-    const ents = r.log.slice(r.log.applied + 1, r.log.committed + 1, Infinity);
-    return ents.some((e) => e.type === EntryType.ENTRY_CONF_CHANGE);
+    ents = r.log.slice(applied + 1, last + 1, Infinity);
   } catch {
-    return false;
+    return true; // the tail is compacted into a snapshot still being installed: nothing unapplied to count
   }
+  let pending = 0;
+  for (const e of ents) {
+    if (e.type !== EntryType.ENTRY_CONF_CHANGE) continue;
+    if (e.index <= committed || ++pending >= 2) return false;
+  }
+  return true;
 }
 
 function campaign(r: Raft, kind: "pre" | "real", transfer: boolean): void {
@@ -66,16 +83,19 @@ function poll(r: Raft, id: number, granted: boolean): VoteResult {
 
 /**
  * The transport lost its connection to `id`. If that is our leader it has most likely died: stop
- * honouring its lease (so we grant others' votes) and campaign within a few ticks, the voters in
- * id order so that one usually wins outright. Only timing changes; a live leader's next
- * heartbeat restores everything, and safety never rests on it.
+ * honouring its lease, so we grant another's vote. The lowest-id voter among the rest campaigns
+ * at the next tick and keeps asking (DISCONNECT_RETRY_TICKS) for an election timeout; the others
+ * wait for its vote request, or for their own timeouts if it never comes, so the fast path never
+ * splits the vote. Only timing changes: a live leader's next message restores everything, and
+ * safety never rests on it.
  */
 export function leaderDisconnected(r: Raft, id: number): void {
   if (r.role !== Role.Follower || r.lead !== id || id === NONE || !r.promotable()) return;
   r.lead = NONE;
-  const others = [...r.trk.voters].filter((v) => v !== id).sort((a, b) => a - b);
-  const wait = 1 + Math.max(0, others.indexOf(r.id)) * DISCONNECT_CAMPAIGN_SPACING;
-  r.electionElapsed = Math.max(r.electionElapsed, r.randomizedElectionTimeout - wait);
+  const first = [...r.trk.voters].filter((v) => v !== id).sort((a, b) => a - b)[0];
+  if (first !== r.id) return;
+  r.quickCampaigns = Math.ceil(r.electionTimeout / DISCONNECT_RETRY_TICKS);
+  r.electionElapsed = Math.max(r.electionElapsed, r.randomizedElectionTimeout - 1);
 }
 
 export function stepCandidate(r: Raft, m: Message): void {
@@ -119,18 +139,15 @@ export function stepFollower(r: Raft, m: Message): void {
       r.send({ ...m, to: r.lead });
       return;
     case MessageType.MSG_APP:
-      r.electionElapsed = 0;
-      r.lead = m.from;
+      r.heardFromLeader(m.from);
       handleAppend(r, m);
       return;
     case MessageType.MSG_HEARTBEAT:
-      r.electionElapsed = 0;
-      r.lead = m.from;
+      r.heardFromLeader(m.from);
       handleHeartbeat(r, m);
       return;
     case MessageType.MSG_SNAP:
-      r.electionElapsed = 0;
-      r.lead = m.from;
+      r.heardFromLeader(m.from);
       handleSnapshot(r, m);
       return;
     case MessageType.MSG_TRANSFER_LEADER:

@@ -46,12 +46,8 @@ export function stepLeader(r: Raft, m: Message): void {
         pr.becomeProbe();
         pr.becomeReplicate();
       } else if (pr.state === "replicate") pr.inflights.freeLE(m.index);
-      if (maybeCommit(r)) {
-        releasePendingReadIndexMessages(r);
-        bcastAppend(r);
-      } else if (wasPaused) {
-        sendAppend(r, m.from);
-      }
+      if (maybeCommit(r)) afterCommit(r);
+      else if (wasPaused) sendAppend(r, m.from);
       while (maybeSendAppend(r, m.from, false)) {
         // Fill the pipelining window.
       }
@@ -138,7 +134,26 @@ export function maybeSendAppend(r: Raft, to: number, sendIfEmpty: boolean): bool
   }
   r.send(message({ type: MessageType.MSG_APP, to, index: prevIndex, logTerm: prevTerm, entries: ents, commit: r.log.committed }));
   pr.sentEntries(ents.length, ents.length > 0 ? ents[ents.length - 1]!.index : 0);
+  pr.sentCommit = Math.max(pr.sentCommit, r.log.committed);
   return true;
+}
+
+/**
+ * After the commit index moved: release held reads and send entries to whoever waits for them.
+ * A follower that only needs the new commit mark learns it with the next tick (propagateCommit)
+ * or the next append, whichever is first: under load the appends carry it anyway, so commits do
+ * not each cost a round of empty appends and their answers.
+ */
+export function afterCommit(r: Raft): void {
+  releasePendingReadIndexMessages(r);
+  forEachPeer(r, (id) => maybeSendAppend(r, id, false));
+}
+
+/** Tells each follower the commit index it has not been sent yet. Runs every tick. */
+export function propagateCommit(r: Raft): void {
+  forEachPeer(r, (id) => {
+    if (r.trk.progress.get(id)!.sentCommit < r.log.committed) maybeSendAppend(r, id, true);
+  });
 }
 
 function sendAppend(r: Raft, to: number): void {
@@ -150,6 +165,7 @@ function sendHeartbeat(r: Raft, to: number, context: Uint8Array): void {
   // Never tell a follower to commit past what we know it holds.
   const commit = Math.min(pr.match, r.log.committed);
   r.send(message({ type: MessageType.MSG_HEARTBEAT, to, commit, context }));
+  pr.sentCommit = Math.max(pr.sentCommit, commit);
 }
 
 export function forEachPeer(r: Raft, fn: (id: number) => void): void {

@@ -5,8 +5,8 @@ import { ConfChangeType, EntryType, MessageType, type ConfChange, type ConfState
 import { NONE, Role, type RaftConfig, type ReadState } from "./api.js";
 import { invariant } from "./assert.js";
 import { EMPTY_BYTES, message, payloadSize, voteResponseType } from "./entries.js";
-import { CAMPAIGN_TRANSFER, hup, stepCandidate, stepFollower } from "./follower.js";
-import { appendEntry, bcastAppend, forEachPeer, maybeCommit, maybeSendAppend, releasePendingReadIndexMessages, stepLeader } from "./leader.js";
+import { CAMPAIGN_TRANSFER, DISCONNECT_RETRY_TICKS, hup, stepCandidate, stepFollower } from "./follower.js";
+import { afterCommit, appendEntry, bcastAppend, forEachPeer, maybeCommit, maybeSendAppend, propagateCommit, stepLeader } from "./leader.js";
 import { RaftLog } from "./log.js";
 import { ProgressTracker } from "./progress.js";
 import { ReadOnly } from "./readonly.js";
@@ -24,6 +24,8 @@ export class Raft {
   msgs: Message[] = [];
   /** A message in `msgs` was queued while not leading, so it may depend on this batch's writes. */
   msgsAfterPersist = false;
+  /** Writes handed to storage but not yet on disk (RawNode.advance(false)), oldest first. */
+  writing: { first: number; index: number; term: number }[] = [];
   readStates: ReadState[] = [];
   leadTransferee = NONE;
   /** Log index of the latest conf change the leader appended; a second waits until it is applied. */
@@ -32,6 +34,8 @@ export class Raft {
   readOnly = new ReadOnly(4096);
   pendingReadIndexMessages: Message[] = [];
   electionElapsed = 0;
+  /** Quick retries left for a campaign started because the leader's connection dropped. */
+  quickCampaigns = 0;
   heartbeatElapsed = 0;
   randomizedElectionTimeout = 0;
   readonly electionTimeout: number;
@@ -69,6 +73,12 @@ export class Raft {
     this.vote = hs.vote;
   }
 
+  /** Last index of our log that is on disk: neither unstable nor in a write still under way. */
+  durableLastIndex(): number {
+    const onDisk = this.log.persistedLastIndex();
+    return this.writing.length > 0 ? Math.min(onDisk, this.writing[0]!.first - 1) : onDisk;
+  }
+
   hardState(): HardState {
     return { term: this.term, vote: this.vote, commit: this.log.committed };
   }
@@ -104,7 +114,7 @@ export class Raft {
     this.leadTransferee = NONE;
     this.trk.votes.clear();
     // Our own copy counts only as far as it is on disk (see appendPersisted).
-    this.trk.resetProgress(this.id, this.log.lastIndex(), this.log.persistedLastIndex());
+    this.trk.resetProgress(this.id, this.log.lastIndex(), this.durableLastIndex());
     this.pendingConfIndex = 0;
     this.uncommittedSize = 0;
     this.readOnly = new ReadOnly(4096);
@@ -115,6 +125,13 @@ export class Raft {
     this.reset(term);
     this.lead = lead;
     this.role = Role.Follower;
+    if (lead !== NONE) this.quickCampaigns = 0;
+  }
+
+  heardFromLeader(lead: number): void {
+    this.electionElapsed = 0;
+    this.lead = lead;
+    this.quickCampaigns = 0;
   }
 
   becomePreCandidate(): void {
@@ -137,14 +154,16 @@ export class Raft {
     this.reset(this.term);
     this.lead = this.id;
     this.role = Role.Leader;
+    this.quickCampaigns = 0;
     const self = this.trk.progress.get(this.id)!;
     self.becomeReplicate();
     self.recentActive = true;
-    // Conf changes in our uncommitted tail may be pending; refuse new ones until it is applied.
-    this.pendingConfIndex = this.log.lastIndex();
     // An entry of our own term lets us commit (and answer reads) without waiting for a client.
     const ok = appendEntry(this, [{ term: 0, index: 0, type: EntryType.ENTRY_NORMAL, data: EMPTY_BYTES }]);
     invariant(ok, () => "new leader could not append its empty entry");
+    // Conf changes in our uncommitted tail may be pending: refuse new ones until all of it, and
+    // the entry of our own term just appended, are applied.
+    this.pendingConfIndex = this.log.lastIndex();
     // The empty entry does not count against the uncommitted bound.
     this.uncommittedSize = 0;
   }
@@ -161,6 +180,10 @@ export class Raft {
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.step(message({ type: MessageType.MSG_HUP, from: this.id }));
+      if (this.quickCampaigns > 0 && this.role !== Role.Leader) {
+        this.quickCampaigns--;
+        this.electionElapsed = this.randomizedElectionTimeout - DISCONNECT_RETRY_TICKS;
+      }
     }
   }
 
@@ -178,6 +201,7 @@ export class Raft {
       this.heartbeatElapsed = 0;
       this.step(message({ type: MessageType.MSG_BEAT, from: this.id }));
     }
+    propagateCommit(this);
   }
 
   // ---- step ----
@@ -242,10 +266,7 @@ export class Raft {
     if (this.role !== Role.Leader || !this.log.matchTerm(index, term)) return;
     const self = this.trk.progress.get(this.id);
     if (!self?.maybeUpdate(index)) return;
-    if (maybeCommit(this)) {
-      releasePendingReadIndexMessages(this);
-      bcastAppend(this);
-    }
+    if (maybeCommit(this)) afterCommit(this);
   }
 
   reduceUncommittedSize(ents: Entry[]): void {
@@ -278,7 +299,7 @@ export class Raft {
     for (const id of cs.voters) this.trk.setMember(id, false, next);
     for (const id of cs.learners) this.trk.setMember(id, true, next);
     const self = this.trk.progress.get(this.id);
-    if (self) self.match = this.log.persistedLastIndex();
+    if (self) self.match = this.durableLastIndex();
   }
 
   applyConfChange(cc: ConfChange): ConfState {

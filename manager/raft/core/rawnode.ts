@@ -9,6 +9,7 @@ import { Raft } from "./raft.js";
 import { ProposalDroppedError } from "./api.js";
 
 interface InFlightReady {
+  firstEntry: number;
   lastEntry?: { index: number; term: number };
   lastCommitted: number;
   snapshotIndex: number;
@@ -127,6 +128,7 @@ export class RawNode {
     r.reduceUncommittedSize(committedEntries);
     const last = entries[entries.length - 1];
     this.inFlight = {
+      firstEntry: entries[0]?.index ?? 0,
       lastEntry: last ? { index: last.index, term: last.term } : undefined,
       lastCommitted: committedEntries.length > 0 ? committedEntries[committedEntries.length - 1]!.index : 0,
       snapshotIndex: snapshot ? snapshot.metadata!.index : 0,
@@ -134,21 +136,37 @@ export class RawNode {
     return rd;
   }
 
-  /** The last Ready was persisted, sent and applied. */
-  advance(): void {
+  /**
+   * The last Ready was sent and applied and its entries handed to storage. `durable`: its writes,
+   * and every earlier one, are on disk. Otherwise (a leader's Ready, messagesBeforePersist) they
+   * are still under way, and the caller reports each such write with persisted() when it lands,
+   * in order; until then the leader does not count its own copy toward commit.
+   */
+  advance(durable = true): void {
     const f = this.inFlight;
     invariant(f !== undefined, () => "advance() called without a ready()");
+    invariant(durable || f.snapshotIndex === 0, () => "a snapshot must be on disk before advance()");
     this.inFlight = undefined;
-    const log = this.raft.log;
+    const r = this.raft;
+    const log = r.log;
     if (f.snapshotIndex > 0) {
       log.unstable.stableSnapTo(f.snapshotIndex);
       if (log.applied < f.snapshotIndex) log.applied = f.snapshotIndex;
     }
     if (f.lastCommitted > 0) log.appliedTo(f.lastCommitted);
-    if (f.lastEntry) {
-      log.unstable.stableTo(f.lastEntry.index, f.lastEntry.term);
-      this.raft.appendPersisted(f.lastEntry.index, f.lastEntry.term);
+    if (f.lastEntry) log.unstable.stableTo(f.lastEntry.index, f.lastEntry.term);
+    if (durable) {
+      r.writing = [];
+      if (f.lastEntry) r.appendPersisted(f.lastEntry.index, f.lastEntry.term);
+    } else if (f.lastEntry) {
+      r.writing.push({ first: f.firstEntry, ...f.lastEntry });
     }
+  }
+
+  /** The oldest write left under way by advance(false) is on disk now. */
+  persisted(): void {
+    const w = this.raft.writing.shift();
+    if (w) this.raft.appendPersisted(w.index, w.term);
   }
 
   status(): Status {

@@ -1,6 +1,7 @@
 // Snapshot files: one checksummed file per snapshot, written to a temp file, synced, renamed into
 // place and the directory synced, so a crash leaves either the old set or the new set intact.
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { Snapshot } from "../../../proto/gen/raft.js";
@@ -16,21 +17,20 @@ export class Snapshotter {
     mkdirSync(dir, { recursive: true });
   }
 
-  /** Writes `snap` durably; the file is complete or absent after a crash. */
-  save(snap: Snapshot): string {
+  /** Writes `snap` durably; the file is complete or absent after a crash. Async, so a large state does not stall the caller's event loop. */
+  async save(snap: Snapshot): Promise<string> {
     const meta = snap.metadata!;
     const body = Buffer.from(Snapshot.encode(snap).finish());
     const head = Buffer.alloc(4);
     head.writeUInt32LE(crc32(body), 0);
     const name = `snap-${hex(meta.term)}-${hex(meta.index)}.snap`;
     const tmp = join(this.dir, `${name}.tmp`);
-    const fd = openSync(tmp, "w");
+    const f = await open(tmp, "w");
     try {
-      writeSync(fd, head);
-      for (let off = 0; off < body.length; ) off += writeSync(fd, body, off);
-      fsyncSync(fd);
+      await f.writev([head, body]);
+      await f.datasync();
     } finally {
-      closeSync(fd);
+      await f.close();
     }
     renameSync(tmp, join(this.dir, name));
     syncDir(this.dir);

@@ -15,18 +15,38 @@ export enum RecordType {
   SnapshotMarker = 3,
 }
 
-export function encodeRecord(type: RecordType, payload: Uint8Array): Buffer {
-  const buf = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
-  buf.writeUInt32LE(RECORD_MAGIC, 0);
-  buf.writeUInt32LE(type, 4);
-  buf.writeUInt32LE(payload.length, 8);
-  buf.set(payload, HEADER_BYTES);
-  buf.writeUInt32LE(recordCrc(type, payload), 12);
+export interface Record {
+  type: RecordType;
+  payload: Uint8Array;
+}
+
+/** Several records laid out back to back in one buffer (one write for a whole batch). */
+export function encodeRecords(records: readonly Record[]): Buffer {
+  let size = 0;
+  for (const r of records) size += HEADER_BYTES + r.payload.length;
+  const buf = Buffer.allocUnsafe(size);
+  let off = 0;
+  for (const { type, payload } of records) {
+    buf.writeUInt32LE(RECORD_MAGIC, off);
+    buf.writeUInt32LE(type, off + 4);
+    buf.writeUInt32LE(payload.length, off + 8);
+    buf.writeUInt32LE(recordCrc(type, payload), off + 12);
+    buf.set(payload, off + HEADER_BYTES);
+    off += HEADER_BYTES + payload.length;
+  }
   return buf;
 }
 
+/** crc32 of each type's four little-endian bytes: the checksum's starting value. */
+const TYPE_CRC = new Map<number, number>();
+
 function recordCrc(type: number, payload: Uint8Array): number {
-  return crc32(payload, crc32(Buffer.of(type & 0xff, (type >>> 8) & 0xff, 0, 0)));
+  let seed = TYPE_CRC.get(type);
+  if (seed === undefined) {
+    seed = crc32(Buffer.of(type & 0xff, (type >>> 8) & 0xff, 0, 0));
+    TYPE_CRC.set(type, seed);
+  }
+  return crc32(payload, seed);
 }
 
 export type Decoded =

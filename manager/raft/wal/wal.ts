@@ -5,7 +5,7 @@
 import { close, closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, write } from "node:fs";
 import { join } from "node:path";
 import { Entry, HardState } from "../../../proto/gen/raft.js";
-import { encodeMarker, encodeRecord, RecordType } from "./record.js";
+import { encodeMarker, encodeRecords, RecordType, type Record } from "./record.js";
 import { replay, type WalState } from "./replay.js";
 import { parseSegmentName, segmentFileName, zeroFill, type SegmentName } from "./segment.js";
 
@@ -32,7 +32,7 @@ export class Wal {
   private fd = -1;
   /** Where the next record goes in the current segment. */
   private offset = 0;
-  private pending: Buffer[] = [];
+  private pending: Record[] = [];
   private pendingFirstIndex: number | undefined;
   private hardStateDirty = false;
   private waiters: Waiter[] = [];
@@ -97,7 +97,7 @@ export class Wal {
   save(hardState: HardState | undefined, entries: Entry[], sync = true): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     if (entries.length > 0) {
-      for (const e of entries) this.pending.push(encodeRecord(RecordType.Entry, Entry.encode(e).finish()));
+      for (const e of entries) this.pending.push({ type: RecordType.Entry, payload: Entry.encode(e).finish() });
       this.pendingFirstIndex = Math.min(this.pendingFirstIndex ?? Infinity, entries[0]!.index);
       this.queuedLastIndex = entries.at(-1)!.index;
     }
@@ -112,7 +112,7 @@ export class Wal {
   saveSnapshotMarker(index: number, term: number): Promise<void> {
     this.marker = { index, term };
     if (this.queuedLastIndex < index) this.queuedLastIndex = index;
-    this.pending.push(encodeRecord(RecordType.SnapshotMarker, encodeMarker(index, term)));
+    this.pending.push({ type: RecordType.SnapshotMarker, payload: encodeMarker(index, term) });
     return this.flush();
   }
 
@@ -173,7 +173,7 @@ export class Wal {
   /** Writes everything queued as one durable write, starting a new segment first if it would not fit. */
   private async writeBatch(): Promise<void> {
     if (this.hardStateDirty) {
-      this.pending.push(encodeRecord(RecordType.HardState, HardState.encode(this.hardState).finish()));
+      this.pending.push({ type: RecordType.HardState, payload: HardState.encode(this.hardState).finish() });
       this.hardStateDirty = false;
     }
     if (this.pending.length === 0) return;
@@ -182,11 +182,11 @@ export class Wal {
     const written = { hardState: this.hardState, marker: this.marker, lastIndex: this.queuedLastIndex };
     this.pending = [];
     this.pendingFirstIndex = undefined;
-    let batch = records.length === 1 ? records[0]! : Buffer.concat(records);
+    let batch = encodeRecords(records);
     let started: SegmentName | undefined;
     if (this.offset > 0 && this.offset + batch.length > this.segmentBytes) {
       started = await this.nextSegment(firstIndex);
-      batch = Buffer.concat([this.segmentHead(), batch]);
+      batch = encodeRecords([...this.segmentHead(), ...records]);
     }
     await pwrite(this.fd, batch, this.offset);
     this.offset += batch.length;
@@ -199,11 +199,11 @@ export class Wal {
   }
 
   /** A new segment starts with the snapshot marker and hard state on disk, so older ones can go. */
-  private segmentHead(): Buffer {
-    const head: Buffer[] = [];
-    if (this.writtenMarker) head.push(encodeRecord(RecordType.SnapshotMarker, encodeMarker(this.writtenMarker.index, this.writtenMarker.term)));
-    head.push(encodeRecord(RecordType.HardState, HardState.encode(this.writtenHardState).finish()));
-    return Buffer.concat(head);
+  private segmentHead(): Record[] {
+    const head: Record[] = [];
+    if (this.writtenMarker) head.push({ type: RecordType.SnapshotMarker, payload: encodeMarker(this.writtenMarker.index, this.writtenMarker.term) });
+    head.push({ type: RecordType.HardState, payload: HardState.encode(this.writtenHardState).finish() });
+    return head;
   }
 
   private async nextSegment(firstIndex: number): Promise<SegmentName> {

@@ -111,6 +111,8 @@ describe("kernel commands", () => {
     expect(script).not.toContain("10.1.0.9");
     expect(script).toContain('iifname "ov-br-4097" oifname "ov-br-*" oifname != "ov-br-4097" drop');
     expect(script).toContain('iifname "ov-br-4096" ct state new ct mark set @ll,64,32');
+    // Into an overlay from another interface of the node, only what the mesh DNATed there.
+    expect(script).toContain('oifname "ov-br-*" iifname != "ov-br-*" ct status dnat accept\n    oifname "ov-br-*" iifname != "ov-br-*" ct state new drop');
   });
 
   test("the mesh mark is the ingress address's bytes as nftables stores them", () => {

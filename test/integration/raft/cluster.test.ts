@@ -61,6 +61,24 @@ describe("Raft cluster of real processes", () => {
     expectAllAcked(data, w.acked);
   });
 
+  it("a leader stopped gracefully hands leadership to a caught-up member first", async () => {
+    cluster = await Cluster.start({ size: 3 });
+    const w = writer(cluster, "g");
+    await sleep(500);
+    const leader = await leaderMember(cluster);
+    const term = (await cluster.status(leader))!.term;
+    await leader.kill("SIGTERM");
+    expect(await leader.exit).toBe(0);
+    const next = cluster.member(await cluster.waitForLeader());
+    expect(next.id).not.toBe(leader.id);
+    expect((await cluster.status(next))!.term).toBe(term + 1);
+    expect(leader.log).toContain(`handed leadership to member ${next.id} before stopping`);
+    await sleep(300);
+    await w.stop();
+    leader.start();
+    expectAllAcked(await cluster.waitConverged(), w.acked);
+  });
+
   it("catches a member up by snapshot after it missed several snapshots", async () => {
     cluster = await Cluster.start({ size: 3, args: ["--snapshot-interval", "50", "--catch-up-entries", "10"] });
     const leaderId = await cluster.waitForLeader();
@@ -96,8 +114,8 @@ describe("Raft cluster of real processes", () => {
     const data = await cluster.waitConverged();
     expectAllAcked(data, w.acked);
     const st = await cluster.status(fresh);
-    expect(st!.members[String(fresh.id)].voter).toBe(true);
-    expect(st!.members[String(victim.id)]).toBeUndefined();
+    expect(st!.members[fresh.id]!.voter).toBe(true);
+    expect(st!.members[victim.id]).toBeUndefined();
   });
 
 });

@@ -42,7 +42,9 @@ export class Invariants {
       if (c < m.lastCommit) fail(`member ${m.id}: commit went back from ${m.lastCommit} to ${c}`);
       m.lastCommit = c;
       // Committed entries never change.
-      const from = Math.max(this.checkedCommit.get(m.id) ?? 0, r.log.firstIndex() - 1, 1);
+      const checked = this.checkedCommit.get(m.id);
+      if (checked !== undefined && checked >= c) continue;
+      const from = Math.max(checked === undefined ? 0 : checked + 1, r.log.firstIndex() - 1, 1);
       for (let i = from; i <= c; i++) {
         const t = r.log.term(i);
         if (t === undefined) continue;
@@ -66,14 +68,20 @@ export class Invariants {
   /**
    * Durability: an entry a leader counts as committed is on the synced disks of a quorum of its
    * voters (its own included only once its write is synced), so no set of crashes can lose it.
-   * A membership change may take effect in the same step, so the voters of the last check count too.
+   * A membership change may take effect in the same step (at most one: a leader proposes a change
+   * only once the last is applied), so the voters at the previous check count too.
    */
   private checkDurableCommit(leader: SimMember, members: SimMember[]): void {
     const r = leader.node.raft;
     const key = `${leader.id}:${r.term}`;
-    const byId = new Map(members.map((m) => [m.id, m]));
+    const checked = this.durableChecked.get(key);
     const voters = [...r.trk.voters];
-    const last = this.durableChecked.get(key) ?? { index: Math.max(this.prevMaxCommit, r.log.firstIndex() - 1), voters };
+    if (checked && checked.index >= r.log.committed) {
+      checked.voters = voters;
+      return;
+    }
+    const last = checked ?? { index: Math.max(this.prevMaxCommit, r.log.firstIndex() - 1), voters };
+    const byId = new Map(members.map((m) => [m.id, m]));
     const durable = (ids: number[], i: number, t: number) => ids.filter((v) => byId.get(v)?.disk.holds(i, t)).length >= Math.floor(ids.length / 2) + 1;
     for (let i = last.index + 1; i <= r.log.committed; i++) {
       const t = r.log.term(i);

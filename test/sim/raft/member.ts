@@ -34,7 +34,10 @@ export class SimMember {
   /** Commit index seen by this incarnation: must never go back while it lives. */
   lastCommit = 0;
   incarnation = 0;
-  private inFlight: { rd: Ready; applyFrom: number } | undefined;
+  /** A non-leader Ready whose writes are under way (its messages wait for them). */
+  private inFlight: Ready | undefined;
+  /** A leader's writes handed to the disk whose landing the core has not been told of. */
+  private leaderWrites = 0;
 
   constructor(readonly id: number, private readonly cfg: SimConfig, private readonly rng: Prng, private readonly hooks: Hooks, bootstrap?: ConfState) {
     if (bootstrap) {
@@ -51,6 +54,7 @@ export class SimMember {
     this.incarnation++;
     this.alive = true;
     this.inFlight = undefined;
+    this.leaderWrites = 0;
     this.storage = new MemoryStorage();
     this.kv = new Map();
     this.applied = 0;
@@ -87,6 +91,7 @@ export class SimMember {
   crash(): void {
     this.alive = false;
     this.inFlight = undefined;
+    this.leaderWrites = 0;
     this.disk.crash(this.rng);
   }
 
@@ -98,10 +103,11 @@ export class SimMember {
   }
 
   /**
-   * Handles pending Readys as the node driver does. A leader's Ready sends (and applies what is
-   * already on disk) before its writes are synced. `crashMidway` cuts power after a Ready's
-   * writes are issued but before their sync; `slowDisk` leaves the writes in flight, to complete
-   * in a later step (completeWrite), while the node keeps stepping messages meanwhile.
+   * Handles pending Readys as the node driver does. A leader's Ready sends and applies at once
+   * and hands its writes to the disk to land later (advance(false), then persisted()); anyone
+   * else's waits for its writes. `crashMidway` cuts power after a Ready's writes are issued but
+   * before their sync; `slowDisk` leaves the writes in flight, to land in a later step
+   * (completeWrite), while the node keeps stepping messages meanwhile.
    */
   process(crashMidway: () => boolean, slowDisk: () => boolean = () => false): void {
     while (this.alive && !this.inFlight && this.node.hasReady()) {
@@ -110,15 +116,23 @@ export class SimMember {
       // Entries before the hard state, so a torn tail never leaves a commit mark past the log.
       if (rd.entries.length > 0) this.disk.write({ entries: rd.entries });
       if (rd.hardState) this.disk.write({ hardState: rd.hardState });
-      this.inFlight = { rd, applyFrom: 0 };
       if (rd.messagesBeforePersist) {
         this.hooks.send(rd.messages);
-        // The storage holds only what is on disk, as the driver's does.
-        const onDisk = this.storage.lastIndex();
-        let n = 0;
-        while (n < rd.committedEntries.length && rd.committedEntries[n]!.index <= onDisk) this.apply(rd.committedEntries[n++]!);
-        this.inFlight.applyFrom = n;
+        for (const e of rd.committedEntries) this.apply(e);
+        for (const rs of rd.readStates) this.hooks.onReadState(this, rs);
+        if (rd.entries.length > 0) this.storage.append(rd.entries);
+        if (rd.hardState) this.storage.setHardState(rd.hardState);
+        this.node.advance(false);
+        if (rd.entries.length > 0) this.leaderWrites++;
+        if (crashMidway()) {
+          this.crash();
+          return;
+        }
+        if (!slowDisk()) this.landLeaderWrites();
+        this.maybeSnapshot();
+        continue;
       }
+      this.inFlight = rd;
       if (crashMidway()) {
         this.crash();
         return;
@@ -128,26 +142,37 @@ export class SimMember {
     }
   }
 
-  /** The in-flight Ready's writes are durable now: the rest of its duties, then advance. */
+  /** The writes under way are durable now: the rest of the Ready's duties, then advance. */
   completeWrite(): void {
-    const f = this.inFlight;
-    if (!f || !this.alive) return;
+    if (!this.alive) return;
+    const rd = this.inFlight;
+    if (!rd) {
+      this.landLeaderWrites();
+      return;
+    }
     this.inFlight = undefined;
-    const rd = f.rd;
-    if (rd.mustSync) this.disk.sync();
+    // The log is FIFO: this write landing means a leader's earlier ones did too.
+    this.disk.sync();
+    this.leaderWrites = 0;
     if (rd.snapshot) this.storage.applySnapshot(rd.snapshot);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     if (rd.hardState) this.storage.setHardState(rd.hardState);
-    if (!rd.messagesBeforePersist) this.hooks.send(rd.messages);
+    this.hooks.send(rd.messages);
     if (rd.snapshot) this.restoreSnapshot(rd.snapshot);
-    for (const e of rd.committedEntries.slice(f.applyFrom)) this.apply(e);
+    for (const e of rd.committedEntries) this.apply(e);
     for (const rs of rd.readStates) this.hooks.onReadState(this, rs);
     this.node.advance();
     this.maybeSnapshot();
   }
 
+  private landLeaderWrites(): void {
+    if (this.leaderWrites === 0) return;
+    this.disk.sync();
+    for (; this.leaderWrites > 0; this.leaderWrites--) this.node.persisted();
+  }
+
   get writing(): boolean {
-    return this.inFlight !== undefined;
+    return this.inFlight !== undefined || this.leaderWrites > 0;
   }
 
   private apply(e: Entry): void {
@@ -166,7 +191,8 @@ export class SimMember {
   private maybeSnapshot(): void {
     if (this.applied - this.snapshotIndex < this.cfg.snapshotEvery) return;
     const snap = this.storage.createSnapshot(this.applied, this.confState, encodeKv(this.kv));
-    this.disk.saveOwnSnapshot(snap);
+    this.disk.saveOwnSnapshot(snap); // syncs, as the driver's snapshot marker waits for earlier writes
+    this.landLeaderWrites();
     this.snapshotIndex = this.applied;
     const compactTo = this.applied - this.cfg.keepAfterSnapshot;
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);

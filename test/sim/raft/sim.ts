@@ -36,7 +36,8 @@ interface PendingOp {
 
 const KEYS = ["x", "y", "z"];
 const MAX_OPS_PER_KEY = 40;
-const CALM_ROUNDS = 120;
+/** Fault-free rounds at the end, per tick of election timeout: room for several elections (split votes happen). */
+const CALM_ROUNDS_PER_ELECTION_TICK = 12;
 
 export function replayCommand(seed: number): string {
   return `npm run build:ts && npm run soak -- raft --seed ${seed}   (or: SIM_SEED=${seed} npx vitest run test/unit/raft/sim.test.ts)`;
@@ -126,7 +127,10 @@ export function runSeed(seed: number, rounds = 400): SimResult {
 
   const crashMidway = () => rng.chance(crashRate / 4);
   const slowDisk = () => rng.chance(slowDiskRate);
+  // The cheap invariants run after every step, so a commit that was wrong only for a moment is caught.
+  const checkNow = () => inv.check([...members.values()], false);
   const processAll = () => {
+    checkNow();
     for (const m of members.values()) {
       if (!m.alive) continue;
       // Power cuts favour the moment a write is in flight: what it held is then only partly on disk.
@@ -151,7 +155,8 @@ export function runSeed(seed: number, rounds = 400): SimResult {
 
   const leaders = new Set<string>();
   try {
-    const calm = rounds + CALM_ROUNDS;
+    const calmRounds = CALM_ROUNDS_PER_ELECTION_TICK * cfg.electionTick;
+    const calm = rounds + calmRounds;
     for (now = 0; now < calm; now++) {
       if (now === rounds) {
         // Liveness: once faults stop, the cluster must elect a leader and catch everyone up.
@@ -210,6 +215,7 @@ export function runSeed(seed: number, rounds = 400): SimResult {
           const from = members.get(msg.from);
           if (from?.alive) from.node.reportSnapshot(msg.to, true);
         }
+        checkNow();
         to.process(crashMidway, slowDisk);
         const from = members.get(msg.from);
         if (from?.alive) from.process(crashMidway, slowDisk);
@@ -277,7 +283,7 @@ export function runSeed(seed: number, rounds = 400): SimResult {
       for (const m of members.values()) if (m.alive && m.node.raft.role === Role.Leader) leaders.add(`${m.node.raft.term}`);
       inv.check([...members.values()], now % 25 === 0 || now === calm - 1);
     }
-    checkLiveness(members);
+    checkLiveness(members, calmRounds);
     for (const p of [...pending.values()]) abandon(p);
     const lin = checkLinearizable(history);
     if (!lin.ok) {
@@ -296,13 +302,13 @@ function maxCommit(members: Map<number, SimMember>): number {
   return c;
 }
 
-function checkLiveness(members: Map<number, SimMember>): void {
+function checkLiveness(members: Map<number, SimMember>, calmRounds: number): void {
   const leaders = [...members.values()].filter((m) => m.node.raft.role === Role.Leader);
-  if (leaders.length !== 1) throw new Error(`liveness: ${leaders.length} leaders after ${CALM_ROUNDS} calm rounds (want 1)`);
+  if (leaders.length !== 1) throw new Error(`liveness: ${leaders.length} leaders after ${calmRounds} calm rounds (want 1)`);
   const l = leaders[0]!;
   const cs = l.confState;
   for (const id of [...cs.voters, ...cs.learners]) {
     const m = members.get(id)!;
-    if (m.applied < l.node.raft.log.committed) throw new Error(`liveness: member ${id} applied ${m.applied} of ${l.node.raft.log.committed} after ${CALM_ROUNDS} calm rounds`);
+    if (m.applied < l.node.raft.log.committed) throw new Error(`liveness: member ${id} applied ${m.applied} of ${l.node.raft.log.committed} after ${calmRounds} calm rounds`);
   }
 }

@@ -7,6 +7,8 @@ import { request, type Agent } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Role } from "../../../manager/raft/core/index.js";
+import type { RaftNodeStatus } from "../../../manager/raft/node.js";
 import { TestKvClient, type PutResponse } from "../../../proto/gen/raft_test_kv.js";
 
 export const KV_SERVER = join(process.cwd(), "dist/test/support/raft/kv-server.js");
@@ -118,7 +120,7 @@ export class Cluster {
     const end = Date.now() + timeoutMs;
     for (;;) {
       const statuses = await Promise.all(this.members.filter((m) => m.alive).map((m) => this.status(m)));
-      const leaders = statuses.filter((s) => s?.role === "leader");
+      const leaders = statuses.filter((s) => s?.role === Role.Leader);
       if (leaders.length === 1 && statuses.every((s) => s && (s.leader === leaders[0]!.id || s.leader === 0 && s.term === 0))) return leaders[0]!.id;
       if (Date.now() > end) throw new Error(`no leader within ${timeoutMs} ms: ${JSON.stringify(statuses)}\n${this.logs()}`);
       await sleep(50);
@@ -162,17 +164,8 @@ export class Cluster {
   }
 }
 
-export interface Status {
-  id: number;
-  role: string;
-  leader: number;
-  term: number;
-  commit: number;
-  applied: number;
-  snapshotIndex: number;
-  snapshotsReceived: number;
-  members: Record<string, { raftAddress: string; clientAddress?: string; voter: boolean }>;
-}
+/** A member's /status answer: the node's own status, and its worst event-loop stall. */
+export type Status = RaftNodeStatus & { maxLoopDelayMs: number };
 
 /** Writes with a deadline over gRPC (one connection per member), following not-leader answers to the leader and retrying elsewhere on failure. */
 export class KvClient {

@@ -1,5 +1,5 @@
 // The member driver with the real core, one voter: persistence order, apply, snapshots and restart.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,7 +36,8 @@ describe("RaftNode driver", () => {
     expect(new Set(results).size).toBe(35); // each resolved with its own entry's index
     await n.linearizableRead();
     expect(kv.data.get("k34")!.toString()).toBe("v34");
-    expect(n.status().snapshotIndex).toBeGreaterThanOrEqual(30);
+    // Snapshot files are written off the Ready loop: wait for the one due by now.
+    await vi.waitFor(() => expect(n.status().snapshotIndex).toBeGreaterThanOrEqual(30));
     await n.stop();
     expect(readdirSync(join(dir, "snap")).length).toBeLessThanOrEqual(2);
 

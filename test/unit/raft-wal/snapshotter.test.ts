@@ -17,12 +17,12 @@ function snapshotter(): { s: Snapshotter; dir: string; lines: string[] } {
 const snap = (index: number) => ({ data: Buffer.from(`state@${index}`), metadata: { index, term: 2, confState: { voters: [1, 2, 3], learners: [] } } });
 
 describe("Snapshotter", () => {
-  it("loads the newest snapshot saved", () => {
+  it("loads the newest snapshot saved", async () => {
     const { s } = snapshotter();
     expect(s.loadNewest()).toBeUndefined();
-    s.save(snap(10));
-    s.save(snap(30));
-    s.save(snap(20));
+    await s.save(snap(10));
+    await s.save(snap(30));
+    await s.save(snap(20));
     const got = s.loadNewest()!;
     expect(got.metadata!.index).toBe(30);
     expect(Buffer.from(got.data).toString()).toBe("state@30");
@@ -30,10 +30,10 @@ describe("Snapshotter", () => {
     expect(s.loadNewest(25)!.metadata!.index).toBe(20);
   });
 
-  it("skips a damaged newest snapshot for an older valid one and says so", () => {
+  it("skips a damaged newest snapshot for an older valid one and says so", async () => {
     const { s, dir, lines } = snapshotter();
-    s.save(snap(10));
-    const name = s.save(snap(20));
+    await s.save(snap(10));
+    const name = await s.save(snap(20));
     const buf = readFileSync(join(dir, name));
     buf[buf.length - 1] ^= 1;
     writeFileSync(join(dir, name), buf);
@@ -41,9 +41,9 @@ describe("Snapshotter", () => {
     expect(lines[0]).toMatch(/fails its checksum/);
   });
 
-  it("purges all but the newest few", () => {
+  it("purges all but the newest few", async () => {
     const { s, dir } = snapshotter();
-    for (const i of [1, 2, 3, 4, 5]) s.save(snap(i));
+    for (const i of [1, 2, 3, 4, 5]) await s.save(snap(i));
     writeFileSync(join(dir, "snap-x.snap.tmp"), "half");
     s.purge(2);
     expect(readdirSync(dir).sort()).toEqual([`snap-${"2".padStart(16, "0")}-${"4".padStart(16, "0")}.snap`, `snap-${"2".padStart(16, "0")}-${"5".padStart(16, "0")}.snap`]);

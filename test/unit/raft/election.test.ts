@@ -184,6 +184,26 @@ describe("a leader whose connection dropped", () => {
     expect(c.raft(1).term).toBe(c.raft(3).term + 1); // one election, no split vote
   });
 
+  it("keeps asking while another follower still honours the lease, and only the lowest id campaigns early", () => {
+    const c = new Cluster([1, 2, 3], opts);
+    c.elect(3);
+    c.isolate(3);
+    c.get(1).node.reportDisconnected(3); // 2 has not noticed yet
+    for (let i = 0; i < 3; i++) {
+      c.tick(1);
+      c.settle();
+    }
+    expect(c.raft(1).role).toBe(Role.PreCandidate); // 2 ignored it: it heard from 3 within the lease
+    c.get(2).node.reportDisconnected(3);
+    for (let i = 0; i < 6; i++) {
+      c.tick(1);
+      c.tick(2);
+      c.settle();
+    }
+    expect(c.raft(1).role).toBe(Role.Leader);
+    expect(c.raft(2).lead).toBe(1);
+  });
+
   it("is not disrupted when only one follower's connection dropped", () => {
     const c = new Cluster([1, 2, 3], opts);
     c.elect(1);

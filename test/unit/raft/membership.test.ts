@@ -1,7 +1,7 @@
 // Raft paper §6 (cluster membership changes), one change at a time, with learners.
 import { describe, expect, it } from "vitest";
-import { ConfChangeType } from "../../../proto/gen/raft.js";
-import { ProposalDroppedError, Role } from "../../../manager/raft/core/index.js";
+import { ConfChange, ConfChangeType, EntryType } from "../../../proto/gen/raft.js";
+import { MemoryStorage, ProposalDroppedError, RawNode, Role } from "../../../manager/raft/core/index.js";
 import { Cluster } from "./cluster.js";
 
 function heartbeat(c: Cluster, leader: number, rounds = 3): void {
@@ -79,5 +79,30 @@ describe("§6 membership changes", () => {
     heartbeat(c, 1);
     c.confChange(1, ConfChangeType.CONF_ADD_LEARNER, 5);
     expect(c.raft(1).trk.confState().learners).toEqual([4, 5]);
+  });
+});
+
+describe("apply-time membership: a candidate's configuration is at most one change behind", () => {
+  function memberWithConfChanges(changes: ConfChange[]): RawNode {
+    const storage = new MemoryStorage();
+    storage.applySnapshot({ data: Buffer.alloc(0), metadata: { index: 1, term: 1, confState: { voters: [1, 2, 3], learners: [] } } });
+    storage.append(changes.map((cc, i) => ({ term: 1, index: i + 2, type: EntryType.ENTRY_CONF_CHANGE, data: Buffer.from(ConfChange.encode(cc).finish()) })));
+    storage.setHardState({ term: 1, vote: 0, commit: 1 });
+    return new RawNode({ id: 1, electionTick: 10, heartbeatTick: 1, storage, applied: 1, preVote: true });
+  }
+  const add4 = { id: 0, type: ConfChangeType.CONF_ADD_NODE, nodeId: 4, context: Buffer.alloc(0) };
+  const remove3 = { id: 0, type: ConfChangeType.CONF_REMOVE_NODE, nodeId: 3, context: Buffer.alloc(0) };
+
+  it("a member holding one conf change it has not applied may campaign", () => {
+    const n = memberWithConfChanges([add4]);
+    n.campaign();
+    expect(n.raft.role).toBe(Role.PreCandidate);
+  });
+
+  it("a member holding two it has not applied does not: the first is committed and its votes would count in a stale configuration", () => {
+    const n = memberWithConfChanges([add4, remove3]);
+    n.campaign();
+    expect(n.raft.role).toBe(Role.Follower);
+    expect(n.ready().messages).toEqual([]);
   });
 });

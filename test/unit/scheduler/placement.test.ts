@@ -112,3 +112,15 @@ describe("scheduler ranking", () => {
     expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(10);
   });
 });
+
+describe("what wakes the scheduler", () => {
+  it("a task told to stop wakes it when it finally ends, not before", async () => {
+    const { mattersToScheduler } = await import("../../../manager/scheduler/scheduler.js");
+    const { TaskState } = await import("../../../proto/gen/cluster.js");
+    const t = (state: number, desired: number) => ({ id: "t", serviceId: "s", slot: 1, nodeId: "n1", specVersion: 1, desiredState: desired, status: { state, timestamp: 0, message: "", err: "", pendingReason: "", restartNotBefore: 0 }, networks: [], assignedGenericResources: [] });
+    const R = TaskState.TASK_STATE_RUNNING;
+    const S = TaskState.TASK_STATE_SHUTDOWN;
+    expect(mattersToScheduler({ kind: "task", action: "update", version: 2, old: t(R, R), new: t(R, S) })).toBe(false);
+    expect(mattersToScheduler({ kind: "task", action: "update", version: 3, old: t(R, S), new: t(S, S) })).toBe(true);
+  });
+});
