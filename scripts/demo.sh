@@ -80,5 +80,9 @@ left=$(pgrep -f "shoal-lab/$LAB/" || true)
 if [ "$before_netns" = "$after_netns" ] && [ "$before_mounts" = "$after_mounts" ] && [ -z "$left" ]; then
   echo "clean: network namespaces, mounts and processes are as before the demo"
 else
-  echo "demo: something was left behind (network namespaces, mounts or processes differ)" >&2; exit 1
+  echo "demo: something was left behind:" >&2
+  diff <(echo "$before_netns") <(echo "$after_netns") >&2 || true
+  [ "$before_mounts" = "$after_mounts" ] || echo "  mounts: $before_mounts before, $after_mounts after" >&2
+  [ -z "$left" ] || ps -o pid,args -p "$(echo $left | tr ' ' ,)" >&2
+  exit 1
 fi

@@ -6,7 +6,8 @@
 // - Routing mesh: a published port on any local address is DNATed to a task's address on the
 //   ingress network, keeping the client's address. Host-mode ports only to the local task.
 // - The mesh's return path: connections forwarded here by another node are marked with that node
-//   (its ingress bridge's MAC holds its address), and their replies routed back through it.
+//   (its ingress bridge's MAC holds its address), and their replies routed back through it. A
+//   client on the node of the replica chosen is the exception: its source is rewritten (postrouting).
 // - Isolation: nothing is forwarded from one overlay network to another, no container opens a
 //   connection out of the overlay un-NATed, and nothing from outside the overlays (another
 //   interface of the node: its single-host bridge, its uplink) opens one into an overlay unless
@@ -34,6 +35,13 @@ export interface LbInput {
   hostPorts: HostPublish[];
   /** Tasks taken out before they stop: no new connection reaches them. */
   drained: ReadonlySet<string>;
+  /**
+   * Each ingress task's address with its node's underlay address. A client on a node, reached
+   * through another node's published port, would get the reply of a replica on its own node
+   * straight from there (its address is local), so for that pair alone the mesh rewrites the
+   * source; every other client's address reaches the replica.
+   */
+  ingressTasks: { nodeIp: string; taskIp: string }[];
 }
 
 const protoName = (p: PortProtocol): string => (p === PortProtocol.PORT_PROTOCOL_UDP ? "udp" : p === PortProtocol.PORT_PROTOCOL_SCTP ? "sctp" : "tcp");
@@ -105,6 +113,10 @@ ${chains.join("\n")}
   chain output {
     type nat hook output priority -100; policy accept;
     ip daddr != 127.0.0.0/8 fib daddr type local meta l4proto . th dport vmap @ports
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+${ingress.length > 0 && i.ingressTasks.length > 0 ? ingress.map((br) => `    oifname "${br}" ct status dnat ip saddr . ip daddr { ${i.ingressTasks.map((t) => `${t.nodeIp} . ${t.taskIp}`).join(", ")} } masquerade`).join("\n") : ""}
   }
   chain mesh_return {
     type filter hook prerouting priority mangle; policy accept;

@@ -307,7 +307,12 @@ export class OverlayDataPlane {
 
   private async applyRules(): Promise<void> {
     const networks = [...this.views.values()].filter((n) => this.overlay.network(n.networkId));
-    const script = renderTable({ table: this.table, networks: networks.map((n) => ({ vni: n.vni, ingress: n.ingress, services: n.services })), hostPorts: [...this.hostPorts.values()], drained: this.drained });
+    const ingress = networks.filter((n) => n.ingress);
+    const ingressTasks = [
+      ...ingress.flatMap((n) => n.peers.filter((p) => !p.node).map((p) => ({ nodeIp: p.nodeIp, taskIp: p.ip }))),
+      ...this.overlay.allAttachments().filter((a) => ingress.some((n) => n.networkId === a.networkId)).map((a) => ({ nodeIp: this.o.localIp, taskIp: bare(a.address) })),
+    ].sort((a, b) => (a.taskIp < b.taskIp ? -1 : 1));
+    const script = renderTable({ table: this.table, networks: networks.map((n) => ({ vni: n.vni, ingress: n.ingress, services: n.services })), hostPorts: [...this.hostPorts.values()], drained: this.drained, ingressTasks });
     if (script === this.lastTable && (await tableExists(this.table))) return;
     this.lastTable = "";
     await nftBatch(script);

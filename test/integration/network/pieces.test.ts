@@ -104,6 +104,7 @@ describe("kernel commands", () => {
       ],
       hostPorts: [],
       drained: new Set(["b"]),
+      ingressTasks: [{ nodeIp: "192.168.0.1", taskIp: "10.0.0.3" }, { nodeIp: "192.168.0.2", taskIp: "10.0.0.4" }],
     });
     expect(script).toContain("dnat to numgen inc mod 1 map { 0 : 10.1.0.3 }");
     expect(script).toContain("meta l4proto tcp dnat to numgen inc mod 1 map { 0 : 10.0.0.3 } : 80");
@@ -111,6 +112,8 @@ describe("kernel commands", () => {
     expect(script).not.toContain("10.1.0.9");
     expect(script).toContain('iifname "ov-br-4097" oifname "ov-br-*" oifname != "ov-br-4097" drop');
     expect(script).toContain('iifname "ov-br-4096" ct state new ct mark set @ll,64,32');
+    // A client on the chosen replica's own node gets its source rewritten; anyone else keeps theirs.
+    expect(script).toContain('oifname "ov-br-4096" ct status dnat ip saddr . ip daddr { 192.168.0.1 . 10.0.0.3, 192.168.0.2 . 10.0.0.4 } masquerade');
     // Into an overlay from another interface of the node, only what the mesh DNATed there.
     expect(script).toContain('oifname "ov-br-*" iifname != "ov-br-*" ct status dnat accept\n    oifname "ov-br-*" iifname != "ov-br-*" ct state new drop');
   });
