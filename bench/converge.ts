@@ -13,7 +13,7 @@
 // restarts) sees it so. Containers stop at once on SIGTERM. Medians over --reps (default 3),
 // the two sides taking turns to go first. Last line: one JSON object.
 import { mkdirSync, rmSync } from "node:fs";
-import { cleanupOnSignal, median, measure, quiesce, round, runningAll, showFigure, sleep, loadAvg, mustOk, type Figure, type Peer, type TaskView, isUp } from "./support/peer.js";
+import { cleanupOnSignal, isUp, loadAvg, measure, median, mustOk, quiesce, round, runningAll, settle, showFigure, sleep, type Figure, type Peer, type TaskView } from "./support/peer.js";
 import { monoUs, showSummary, summarise, type Window } from "./support/cpuprofile.js";
 import { showProfile } from "./support/profile.js";
 import { ShoalLab } from "./support/shoal.js";
@@ -34,10 +34,17 @@ async function create(p: Peer, svc: string, n: number, onManager: boolean): Prom
 
 async function scale(p: Peer, svc: string): Promise<Figure> {
   mustOk(await p.create(svc, 10, { image: IMAGE, onManager: true }), `${p.name} create ${svc}`);
-  await measure(p, svc, async () => ({ code: 0, out: "", err: "", ms: 0 }), runningAll(10));
+  await settle(p, svc, runningAll(10));
   await sleep(1000);
   return measure(p, svc, () => p.scale(svc, 50), runningAll(50));
 }
+
+/** The timed figures, each on a fresh service removed afterwards. */
+const FIGURES: { key: string; label: string; service: string; run: (p: Peer) => Promise<Figure> }[] = [
+  { key: "create10", label: "create 10", service: "c10", run: (p) => create(p, "c10", 10, true) },
+  { key: "scale50", label: "scale 10 → 50", service: "s50", run: (p) => scale(p, "s50") },
+  { key: "spread20", label: "spread 20 over 2 nodes", service: "sp20", run: (p) => create(p, "sp20", 20, false) },
+];
 
 /** Per node, how many of a service's tasks run there. */
 const spread = (ts: TaskView[]): Record<string, number> => {
@@ -58,7 +65,7 @@ interface RestartSample {
 /** Kills the container process of `kills` different tasks in turn; each time until it runs again. */
 async function restarts(p: Peer, svc: string, kills: number, restartDelay0: boolean): Promise<RestartSample[]> {
   mustOk(await p.create(svc, kills, { image: IMAGE, onManager: true, restartDelay0 }), `${p.name} create ${svc}`);
-  await measure(p, svc, async () => ({ code: 0, out: "", err: "", ms: 0 }), runningAll(kills));
+  await settle(p, svc, runningAll(kills));
   await sleep(1000);
   const out: RestartSample[] = [];
   for (let k = 0; k < kills; k++) {
@@ -98,12 +105,10 @@ async function profile(dir: string, reps: number): Promise<void> {
   const add = (k: string, f: Figure) => (showFigure(shoal, k, f), (figs[k] ??= []).push(f));
   try {
     for (let rep = 0; rep < reps; rep++) {
-      add("create10", await create(shoal, "c10", 10, true));
-      await removeAll(shoal, "c10");
-      add("scale50", await scale(shoal, "s50"));
-      await removeAll(shoal, "s50");
-      add("spread20", await create(shoal, "sp20", 20, false));
-      await removeAll(shoal, "sp20");
+      for (const fig of FIGURES) {
+        add(fig.key, await fig.run(shoal));
+        await removeAll(shoal, fig.service);
+      }
     }
     const r = await restarts(shoal, "rs", 5, false);
     console.log(`shoal restart: ${r.map((x) => `${x.ms} ms (exit recorded ${x.exitMs}, new process ${x.engineMs})`).join(", ")}`);
@@ -136,25 +141,15 @@ export async function main(args: string[]): Promise<void> {
 
     for (let rep = 0; rep < reps; rep++) {
       const order = rep % 2 ? [...peers].reverse() : peers;
-      for (const p of order) {
-        const f = await create(p, "c10", 10, true);
-        showFigure(p, `create 10 (rep ${rep + 1})`, f);
-        add(p, "create10", f);
-        await removeAll(p, "c10");
-      }
-      for (const p of order) {
-        const f = await scale(p, "s50");
-        showFigure(p, `scale 10 → 50 (rep ${rep + 1})`, f);
-        add(p, "scale50", f);
-        rss[p.name] = p instanceof ShoalLab ? { "shoal daemon": p.rssKiB(0) } : (p as SwarmCluster).rssKiB(0);
-        await removeAll(p, "s50");
-      }
-      for (const p of order) {
-        const f = await create(p, "sp20", 20, false);
-        spreads[p.name] = spread(f.tasks);
-        showFigure(p, `spread 20 over 2 nodes (rep ${rep + 1}) ${JSON.stringify(spreads[p.name])}`, f);
-        add(p, "spread20", f);
-        await removeAll(p, "sp20");
+      for (const fig of FIGURES) {
+        for (const p of order) {
+          const f = await fig.run(p);
+          add(p, fig.key, f);
+          if (fig.key === "scale50") rss[p.name] = p instanceof ShoalLab ? { "shoal daemon": p.rssKiB(0) } : (p as SwarmCluster).rssKiB(0);
+          if (fig.key === "spread20") spreads[p.name] = spread(f.tasks);
+          showFigure(p, `${fig.label} (rep ${rep + 1})${fig.key === "spread20" ? ` ${JSON.stringify(spreads[p.name])}` : ""}`, f);
+          await removeAll(p, fig.service);
+        }
       }
     }
 
@@ -169,7 +164,7 @@ export async function main(args: string[]): Promise<void> {
     const s = (who: string, k: string) => median(figs[who][k].map((f) => f.ms)) / 1000;
     const cli = (who: string, k: string) => median(figs[who][k].map((f) => f.cliMs));
     const out: Record<string, unknown> = { nodes: 2, reps, shoal_nodes: "1 manager + 1 worker", swarm_nodes: "manager + worker dockerd" };
-    for (const k of ["create10", "scale50", "spread20"]) {
+    for (const { key: k } of FIGURES) {
       out[`${k}_s`] = round(s("shoal", k));
       out[`swarm_${k}_s`] = round(s("swarm", k));
       out[`${k}_ratio`] = round(s("shoal", k) / s("swarm", k), 3);
@@ -194,8 +189,7 @@ export async function main(args: string[]): Promise<void> {
       load_avg_start: load0,
       load_avg_end: await loadAvg(),
     });
-    const goals = ["create10", "scale50", "spread20"].every((k) => (out[`${k}_ratio`] as number) <= 0.25) && restart <= 100 && restart / swarm0 <= 0.25;
-    out.goals_met = goals;
+    out.goals_met = FIGURES.every((f) => (out[`${f.key}_ratio`] as number) <= 0.25) && restart <= 100 && restart / swarm0 <= 0.25;
     console.log(JSON.stringify(out));
   } finally {
     unhook();

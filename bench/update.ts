@@ -9,7 +9,7 @@
 // the time goes on either side. Last line: one JSON object.
 import { mkdirSync, rmSync } from "node:fs";
 import { showSummary, summarise, type Window } from "./support/cpuprofile.js";
-import { cleanupOnSignal, loadAvg, measure, median, mustOk, quiesce, round, runningAll, showFigure, sleep, StallError, type Figure, type Peer, type TaskView } from "./support/peer.js";
+import { cleanupOnSignal, loadAvg, measure, median, mustOk, quiesce, round, runningAll, settle, showFigure, sleep, StallError, type Figure, type Peer, type TaskView } from "./support/peer.js";
 import { ShoalLab } from "./support/shoal.js";
 import { SwarmCluster } from "./support/swarm.js";
 
@@ -21,7 +21,7 @@ const SWARM = "up";
 async function updateFigure(p: Peer, parallelism: number): Promise<{ f: Figure; c: Record<string, number> } | { stalled: string }> {
   const svc = `u${parallelism}`;
   mustOk(await p.create(svc, REPLICAS, { image: "busybox:1" }), `${p.name} create ${svc}`);
-  await measure(p, svc, async () => ({ code: 0, out: "", err: "", ms: 0 }), runningAll(REPLICAS, "busybox:1"));
+  await settle(p, svc, runningAll(REPLICAS, "busybox:1"));
   await sleep(2000);
   let f: Figure;
   try {

@@ -63,7 +63,9 @@ old=$(leader_host m1)
 step "the leader ($old) is killed: the other managers elect a new one"
 shoal lab kill --name "$LAB" "$old"
 other=$(for m in m1 m2 m3; do [ "$m" != "$old" ] && echo "$m"; done | head -1)
-wait_for "a new leader serves service ls" "web +replicated +10/10" on "$other" shoal service ls
+wait_for "a new leader serves service ls" "web +replicated" on "$other" shoal service ls
+wait_for "$old marked Down" "$LAB-$old +Down" on "$other" shoal node ls
+wait_for "10/10 replicas running without $old" "web +replicated +10/10" on "$other" shoal service ls
 on "$other" shoal node ls
 echo "  20 requests to w1:8080 while the old leader is down:"; pages "$other" w1
 

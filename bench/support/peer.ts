@@ -53,6 +53,7 @@ export interface Peer {
   cpuMs(): Record<string, number>;
 }
 
+import { spawn } from "node:child_process";
 import { monoUs } from "./cpuprofile.js";
 
 /** When the tasks of a figure reached a state: the first, median and last of them (ms after t0). */
@@ -158,6 +159,11 @@ export class Watch {
   }
 }
 
+/** Waits (untimed) until a service's tasks are so: the start of a figure. */
+export async function settle(peer: Peer, service: string, done: (ts: TaskView[]) => boolean): Promise<void> {
+  await new Watch(peer, service).until(done);
+}
+
 /** `count` running tasks (desired running), and, when given, all of `image`. */
 export const runningAll = (count: number, image?: string) => (ts: TaskView[]): boolean => {
   const up = ts.filter(isUp);
@@ -171,6 +177,20 @@ export async function quiesce(peer: Peer, timeoutMs = 120_000): Promise<void> {
     if (Date.now() > deadline) throw new Error(`${peer.name}: containers still there ${timeoutMs} ms after their service was removed`);
     await sleep(100);
   }
+}
+
+/** Runs a CLI to its end, timing it (spawn to exit). */
+export function runCli(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const p = spawn(file, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    p.stdout.on("data", (d: Buffer) => (out += d));
+    p.stderr.on("data", (d: Buffer) => (err += d));
+    p.on("error", (e) => (err += e.message));
+    p.on("close", (code) => resolve({ code: code ?? 137, out, err, ms: performance.now() - t0 }));
+  });
 }
 
 export function mustOk(r: CliRun, what: string): CliRun {

@@ -3,18 +3,17 @@
 // runs, without lab exec's own node start), and the Control API polled from outside through the
 // host's socket, as test/e2e/harness.ts does. The lab's registry holds busybox:1 and busybox:2;
 // every host pulls both before any figure, as Swarm's nodes have both imported.
-import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { credentials, Metadata, type Client, type ServiceError } from "@grpc/grpc-js";
 import { TaskState, type Task } from "../../proto/gen/cluster.js";
 import { EngineClient } from "../../proto/gen/engine.js";
 import { ControlClient } from "../../proto/gen/swarm.js";
-import { HOST_SOCKET, packageRoot, shoalDaemon, socketFromOutside, type DaemonCommand } from "../../lab/host.js";
+import { HOST_SOCKET, hostRunning, packageRoot, processAlive, shoalDaemon, socketFromOutside, type DaemonCommand } from "../../lab/host.js";
 import { bootstrapCluster } from "../../lab/readiness.js";
 import { labDown, labUp } from "../../lab/lab.js";
 import { mustLoadLab, type LabHost, type LabState } from "../../lab/state.js";
-import { PROMPT_STOP, type CliRun, type Peer, type ServiceOptions, type TaskView } from "./peer.js";
+import { PROMPT_STOP, runCli, type CliRun, type Peer, type ServiceOptions, type TaskView } from "./peer.js";
 
 const CLI = join(packageRoot(), "dist/cli/main.js");
 
@@ -95,15 +94,8 @@ export class ShoalLab implements Peer {
 
   /** SIGTERM to each host's daemon (by the PID the lab recorded), so it exits and writes its profile. */
   private async stopDaemons(): Promise<void> {
-    for (const h of this.lab.hosts) {
-      try {
-        process.kill(h.pid!, "SIGTERM");
-      } catch {
-        // already gone
-      }
-    }
-    const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-    for (let i = 0; i < 300 && this.lab.hosts.some((h) => alive(h.pid!)); i++) await new Promise((r) => setTimeout(r, 50));
+    for (const h of this.lab.hosts.filter((x) => hostRunning(this.lab, x))) process.kill(h.pid!, "SIGTERM");
+    for (let i = 0; i < 300 && this.lab.hosts.some((h) => processAlive(h.pid!)); i++) await new Promise((r) => setTimeout(r, 50));
   }
 
   /** Profile mode: each host's daemon profile (host short name → files), and the CLI runs'. */
@@ -117,16 +109,8 @@ export class ShoalLab implements Peer {
 
   /** `shoal ARGS` on a lab host: the host's network, mount and UTS namespaces, its socket. */
   shoalOn(h: LabHost, ...args: string[]): Promise<CliRun> {
-    return new Promise((resolve) => {
-      const t0 = performance.now();
-      const node = [process.execPath, ...profileFlags(this.profileDir && join(this.profileDir, "cli")), CLI];
-      const p = spawn("nsenter", ["--target", String(h.pid), "--net", "--mount", "--uts", "--", "env", `SHOAL_HOST=unix://${HOST_SOCKET}`, ...node, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      let err = "";
-      p.stdout.on("data", (d: Buffer) => (out += d));
-      p.stderr.on("data", (d: Buffer) => (err += d));
-      p.on("close", (code) => resolve({ code: code ?? 137, out, err, ms: performance.now() - t0 }));
-    });
+    const node = [process.execPath, ...profileFlags(this.profileDir && join(this.profileDir, "cli")), CLI];
+    return runCli("nsenter", ["--target", String(h.pid), "--net", "--mount", "--uts", "--", "env", `SHOAL_HOST=unix://${HOST_SOCKET}`, ...node, ...args]);
   }
 
   shoal(...args: string[]): Promise<CliRun> {

@@ -12,12 +12,12 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmdirSync, 
 import { request } from "node:http";
 import { join } from "node:path";
 import { killCgroup, makeCgroup, removeDaemonCgroups, removeCgroup } from "../../lab/cgroup.js";
-import { ipBatch } from "../../lab/host.js";
+import { ipBatch, processAlive } from "../../lab/host.js";
 import { pickSubnet } from "../../lab/names.js";
 import { killHostProcesses } from "../../lab/power.js";
 import { listLabs } from "../../lab/state.js";
 import { makeBusyboxTarball } from "../../test/support/busybox.js";
-import { PROMPT_STOP, sleep, type CliRun, type Peer, type ServiceOptions, type TaskView } from "./peer.js";
+import { PROMPT_STOP, runCli, sleep, type CliRun, type Peer, type ServiceOptions, type TaskView } from "./peer.js";
 
 export const DOCKER = "/usr/bin/docker"; // Debian's 20.10 client (another docker may come first on PATH)
 const DOCKERD = "/usr/sbin/dockerd";
@@ -145,26 +145,31 @@ export class SwarmCluster implements Peer {
     if (!existsSync(stateFile(tag))) return;
     const st = JSON.parse(readFileSync(stateFile(tag), "utf8")) as SwarmState;
     await Promise.all(st.nodes.map((n) => stopNode(st, n)));
+    const removeOrSay = (dir: string) => {
+      try {
+        removeCgroup(dir);
+      } catch (err) {
+        console.error(`bench: cannot remove cgroup ${dir}: ${(err as Error).message}`);
+      }
+    };
     for (const n of st.nodes) {
       removeDaemonCgroups(n.cgroupParent);
-      removeCgroup(join(FREEZER, tag, n.name));
-      removeCgroup(join(CPUACCT, tag, n.name));
+      removeOrSay(join(FREEZER, tag, n.name));
+      removeOrSay(join(CPUACCT, tag, n.name));
       quiet("ip", ["netns", "del", n.name]);
       quiet("ip", ["link", "del", n.veth]);
     }
-    for (const d of [join(FREEZER, tag), join(CPUACCT, tag), FREEZER, CPUACCT]) {
-      try {
-        removeCgroup(d);
-      } catch {
-        // another swarm of the bench still uses it
-      }
-    }
+    removeOrSay(join(FREEZER, tag));
+    removeOrSay(join(CPUACCT, tag));
     quiet("ip", ["link", "del", st.bridge]);
     rmSync(st.dir, { recursive: true, force: true });
-    try {
-      rmdirSync(ROOT); // the last swarm of the bench takes the shared parent with it
-    } catch {
-      // another swarm still uses it
+    // The shared parents go with the last swarm of the bench.
+    for (const d of [FREEZER, CPUACCT, ROOT]) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // another swarm still uses it
+      }
     }
   }
 
@@ -254,15 +259,7 @@ export class SwarmCluster implements Peer {
 
   /** The docker CLI against node `i` (0: the manager). */
   docker(i: number, ...args: string[]): Promise<CliRun> {
-    return new Promise((resolve) => {
-      const t0 = performance.now();
-      const p = spawn(DOCKER, args, { env: { ...process.env, DOCKER_HOST: `unix://${this.st.nodes[i].socket}` }, stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      let err = "";
-      p.stdout.on("data", (d: Buffer) => (out += d));
-      p.stderr.on("data", (d: Buffer) => (err += d));
-      p.on("close", (code) => resolve({ code: code ?? 137, out, err, ms: performance.now() - t0 }));
-    });
+    return runCli(DOCKER, args, { ...process.env, DOCKER_HOST: `unix://${this.st.nodes[i].socket}` });
   }
 
   private http(n: SwarmNode, method: string, path: string): Promise<string> {
@@ -377,16 +374,18 @@ function must(r: CliRun, what: string): CliRun {
 
 /** SIGTERM to dockerd (it stops its containers and containerd), SIGKILL after 20 s; then the rest. */
 async function stopNode(st: SwarmState, n: SwarmNode): Promise<void> {
-  if (n.pid && existsSync(`/proc/${n.pid}`)) {
-    const alive = () => existsSync(`/proc/${n.pid}`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${n.pid}/stat`, "utf8"));
+  // Only the dockerd we started: a PID left in the state file by a crashed run may be reused.
+  const freezer = join(FREEZER, st.tag, n.name);
+  const ours = n.pid !== undefined && existsSync(join(freezer, "cgroup.procs")) && readFileSync(join(freezer, "cgroup.procs"), "utf8").split("\n").includes(String(n.pid));
+  if (n.pid && ours) {
     try {
       process.kill(n.pid, "SIGTERM");
     } catch {
       // gone
     }
-    for (let i = 0; i < 200 && alive(); i++) await sleep(100);
+    for (let i = 0; i < 200 && processAlive(n.pid); i++) await sleep(100);
   }
-  await killCgroup(join(FREEZER, st.tag, n.name));
+  await killCgroup(freezer);
   // Containers (own namespaces, under the node's cgroup parent) and anything in the node's namespaces.
   const nsInodes = [n.netIno ?? nsInode(`/run/netns/${n.name}`), n.mntIno].filter((x): x is number => x !== undefined);
   await killHostProcesses({ freezer: `/shoal-swarmbench/${st.tag}/${n.name}`, cgroupParent: n.cgroupParent, nsInodes });
