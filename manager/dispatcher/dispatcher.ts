@@ -242,33 +242,53 @@ export class Dispatcher {
     if (this.nodeWrites.size === 0) return;
     const writes = [...this.nodeWrites];
     this.nodeWrites.clear();
-    await this.o.store.batch(async (b) => {
-      for (const [id, w] of writes) {
-        await b.update((tx) => {
-          const n = tx.get("node", id);
-          if (!n) return;
-          const status = { ...n.status, state: w.state, message: w.message, addr: w.addr ?? n.status?.addr ?? "" };
-          if (status.state === n.status?.state && status.addr === n.status?.addr && status.message === n.status?.message && !w.description) return;
-          tx.update("node", { ...n, status, description: w.description ?? n.description });
-        });
-      }
-    });
+    // A change set refused (a concurrent write to one of its nodes) loses none of them: they are
+    // queued again (unless newer news came meanwhile) and the flush retried.
+    const requeue = () => {
+      for (const [id, w] of writes) if (!this.nodeWrites.has(id)) this.nodeWrites.set(id, w);
+    };
+    try {
+      await this.o.store.batch(async (b) => {
+        for (const [id, w] of writes) {
+          await b.update((tx) => {
+            const n = tx.get("node", id);
+            if (!n) return;
+            const status = { ...n.status, state: w.state, message: w.message, addr: w.addr ?? n.status?.addr ?? "" };
+            if (status.state === n.status?.state && status.addr === n.status?.addr && status.message === n.status?.message && !w.description) return;
+            tx.update("node", { ...n, status, description: w.description ?? n.description });
+          });
+        }
+      });
+    } catch (err) {
+      requeue();
+      throw err;
+    }
   }
 
   private async writeStatuses(): Promise<void> {
     if (this.updates.size === 0) return;
     const batch = [...this.updates];
     this.updates.clear();
-    await this.o.store.batch(async (b) => {
-      for (const [taskId, u] of batch) {
-        await b.update((tx) => {
-          const t = tx.get("task", taskId);
-          // A report from a node the task is not on, or one that would move it backward, is stale.
-          if (!t || t.nodeId !== u.nodeId || u.status.state < (t.status?.state ?? TaskState.TASK_STATE_NEW)) return;
-          tx.update("task", { ...t, status: { ...t.status, ...u.status, pendingReason: "", restartNotBefore: t.status?.restartNotBefore ?? 0 } });
-        });
-      }
-    });
+    // As for nodes: a refused change set's reports are queued again, never dropped (applying a
+    // report twice is harmless: a state that would not move forward is skipped).
+    const requeue = () => {
+      for (const [id, u] of batch) if (!this.updates.has(id)) this.updates.set(id, u);
+    };
+    try {
+      await this.o.store.batch(async (b) => {
+        for (const [taskId, u] of batch) {
+          await b.update((tx) => {
+            const t = tx.get("task", taskId);
+            // A report from a node the task is not on, or one that would move it backward, is stale.
+            if (!t || t.nodeId !== u.nodeId || u.status.state < (t.status?.state ?? TaskState.TASK_STATE_NEW)) return;
+            tx.update("task", { ...t, status: { ...t.status, ...u.status, pendingReason: "", restartNotBefore: t.status?.restartNotBefore ?? 0 } });
+          });
+        }
+      });
+    } catch (err) {
+      requeue();
+      throw err;
+    }
   }
 
   private pushAssignments(): void {
