@@ -84,18 +84,23 @@ function poll(r: Raft, id: number, granted: boolean): VoteResult {
 /**
  * The transport lost its connection to `id`. If that is our leader it has most likely died: stop
  * honouring its lease, so we grant another's vote. The lowest-id voter among the rest campaigns
- * at the next tick and keeps asking (DISCONNECT_RETRY_TICKS) for an election timeout; the others
- * wait for its vote request, or for their own timeouts if it never comes, so the fast path never
- * splits the vote. Only timing changes: a live leader's next message restores everything, and
- * safety never rests on it.
+ * at the next tick and keeps asking (DISCONNECT_RETRY_TICKS) for an election timeout, in case
+ * another follower has not noticed yet. The others hold back a third of an election timeout (one
+ * more retry interval per rank) and campaign only if no vote request came meanwhile, so the fast
+ * path does not split the vote, yet does not depend on the lowest id having noticed. Only timing
+ * changes: a live leader's next message restores everything, and safety never rests on it.
  */
 export function leaderDisconnected(r: Raft, id: number): void {
   if (r.role !== Role.Follower || r.lead !== id || id === NONE || !r.promotable()) return;
   r.lead = NONE;
-  const first = [...r.trk.voters].filter((v) => v !== id).sort((a, b) => a - b)[0];
-  if (first !== r.id) return;
-  r.quickCampaigns = Math.ceil(r.electionTimeout / DISCONNECT_RETRY_TICKS);
-  r.electionElapsed = Math.max(r.electionElapsed, r.randomizedElectionTimeout - 1);
+  const rank = [...r.trk.voters]
+    .filter((v) => v !== id)
+    .sort((a, b) => a - b)
+    .indexOf(r.id);
+  let wait = 1;
+  if (rank === 0) r.quickCampaigns = Math.ceil(r.electionTimeout / DISCONNECT_RETRY_TICKS);
+  else wait = Math.ceil(r.electionTimeout / 3) + (rank - 1) * DISCONNECT_RETRY_TICKS;
+  r.electionElapsed = Math.max(r.electionElapsed, r.randomizedElectionTimeout - wait);
 }
 
 export function stepCandidate(r: Raft, m: Message): void {

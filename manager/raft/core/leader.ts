@@ -134,26 +134,19 @@ export function maybeSendAppend(r: Raft, to: number, sendIfEmpty: boolean): bool
   }
   r.send(message({ type: MessageType.MSG_APP, to, index: prevIndex, logTerm: prevTerm, entries: ents, commit: r.log.committed }));
   pr.sentEntries(ents.length, ents.length > 0 ? ents[ents.length - 1]!.index : 0);
-  pr.sentCommit = Math.max(pr.sentCommit, r.log.committed);
   return true;
 }
 
 /**
  * After the commit index moved: release held reads and send entries to whoever waits for them.
- * A follower that only needs the new commit mark learns it with the next tick (propagateCommit)
- * or the next append, whichever is first: under load the appends carry it anyway, so commits do
- * not each cost a round of empty appends and their answers.
+ * A follower that only needs the new commit mark learns it from the next append or heartbeat
+ * (50 ms by default), so a commit does not cost a round of empty appends and their answers; the
+ * price is that an idle follower applies up to a heartbeat later. ReadIndex sends its heartbeats
+ * at once, so reads on a follower do not wait for that.
  */
 export function afterCommit(r: Raft): void {
   releasePendingReadIndexMessages(r);
   forEachPeer(r, (id) => maybeSendAppend(r, id, false));
-}
-
-/** Tells each follower the commit index it has not been sent yet. Runs every tick. */
-export function propagateCommit(r: Raft): void {
-  forEachPeer(r, (id) => {
-    if (r.trk.progress.get(id)!.sentCommit < r.log.committed) maybeSendAppend(r, id, true);
-  });
 }
 
 function sendAppend(r: Raft, to: number): void {
@@ -165,7 +158,6 @@ function sendHeartbeat(r: Raft, to: number, context: Uint8Array): void {
   // Never tell a follower to commit past what we know it holds.
   const commit = Math.min(pr.match, r.log.committed);
   r.send(message({ type: MessageType.MSG_HEARTBEAT, to, commit, context }));
-  pr.sentCommit = Math.max(pr.sentCommit, commit);
 }
 
 export function forEachPeer(r: Raft, fn: (id: number) => void): void {

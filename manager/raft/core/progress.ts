@@ -13,8 +13,6 @@ export class Progress {
   pendingSnapshot = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
-  /** Highest commit index sent to this member (in an append or heartbeat). */
-  sentCommit = 0;
   readonly inflights: Inflights;
 
   constructor(public match: number, public next: number, maxInflight: number, public isLearner: boolean) {

@@ -6,7 +6,7 @@ import { NONE, Role, type RaftConfig, type ReadState } from "./api.js";
 import { invariant } from "./assert.js";
 import { EMPTY_BYTES, message, payloadSize, voteResponseType } from "./entries.js";
 import { CAMPAIGN_TRANSFER, DISCONNECT_RETRY_TICKS, hup, stepCandidate, stepFollower } from "./follower.js";
-import { afterCommit, appendEntry, bcastAppend, forEachPeer, maybeCommit, maybeSendAppend, propagateCommit, stepLeader } from "./leader.js";
+import { afterCommit, appendEntry, bcastAppend, forEachPeer, maybeCommit, maybeSendAppend, stepLeader } from "./leader.js";
 import { RaftLog } from "./log.js";
 import { ProgressTracker } from "./progress.js";
 import { ReadOnly } from "./readonly.js";
@@ -201,7 +201,6 @@ export class Raft {
       this.heartbeatElapsed = 0;
       this.step(message({ type: MessageType.MSG_BEAT, from: this.id }));
     }
-    propagateCommit(this);
   }
 
   // ---- step ----

@@ -90,7 +90,12 @@ export class Cluster {
     for (let i = 0; i < opts.size; i++) await c.newMember();
     const peers = c.members.map((m) => `${m.id}=${m.raft}/${m.client}`).join(",");
     for (const m of c.members) m.start(peers);
-    await c.waitForLeader();
+    try {
+      await c.waitForLeader();
+    } catch (err) {
+      await c.destroy(); // leave no processes or data dirs behind
+      throw err;
+    }
     return c;
   }
 

@@ -204,6 +204,21 @@ describe("a leader whose connection dropped", () => {
     expect(c.raft(2).lead).toBe(1);
   });
 
+  it("is replaced by the next id after a third of an election timeout when the lowest id does not campaign", () => {
+    const c = new Cluster([1, 2, 3], opts);
+    c.elect(3);
+    c.isolate(3);
+    for (const id of [1, 2]) c.get(id).node.reportDisconnected(3);
+    let ticks = 0;
+    while (c.raft(2).role !== Role.Leader && ticks < 30) {
+      c.tick(2); // 1 is stalled: it never ticks, but it answers
+      c.settle();
+      ticks++;
+    }
+    expect(c.raft(2).role).toBe(Role.Leader);
+    expect(ticks).toBe(10);
+  });
+
   it("is not disrupted when only one follower's connection dropped", () => {
     const c = new Cluster([1, 2, 3], opts);
     c.elect(1);
