@@ -1,10 +1,13 @@
 // `npm run bench -- engine`: the runtime figures (bench/engine-runtime.ts) plus the whole engine
 // seen from the CLI: `shoal run --rm IMG true` end to end, 100 detached containers to running,
-// shim memory, and the restart of a SIGKILLed `--restart always` container.
+// shim memory, and the restart of a SIGKILLed `--restart always` container. The CLI is the
+// `shoal` a user runs (native/build/shoal, which hands what it does not do itself to the Node
+// CLI); the Node CLI's own run is timed beside it (node_run_e2e_ms).
 import { mkdtempSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeBusyboxTarball } from "../test/support/busybox.js";
-import { sleep, TestDaemon } from "../test/integration/engine/harness.js";
+import { run, sleep, TestDaemon, type Result } from "../test/integration/engine/harness.js";
+import { packageRoot } from "../lab/host.js";
 import { measureRuntime } from "./engine-runtime.js";
 
 const IMG = "bench/busybox:1";
@@ -33,6 +36,8 @@ export async function main(args: string[]): Promise<void> {
 
   const d = new TestDaemon();
   await d.start();
+  const native = join(packageRoot(), "native/build/shoal");
+  const shoal = (...a: string[]): Promise<Result> => run(native, a, { SHOAL_HOST: d.host });
   try {
     makeBusyboxTarball(join(d.root, "bb.tar"), mkdtempSync(join(d.root, "rootfs-")));
     const imp = await d.shoal("import", join(d.root, "bb.tar"), IMG);
@@ -45,13 +50,16 @@ export async function main(args: string[]): Promise<void> {
     for (let i = 0; i < runs; i++) {
       e2e.push(
         await timed(async () => {
-          const r = await d.shoal("run", "--rm", IMG, "true");
+          const r = await shoal("run", "--rm", IMG, "true");
           if (r.code !== 0) throw new Error(`run failed: ${r.stderr}`);
         }),
       );
     }
     const run_e2e_ms = median(e2e);
-    console.log(`shoal run --rm true: median ${run_e2e_ms.toFixed(1)} ms over ${runs}; shoal version ${version.toFixed(0)} ms`);
+    const nodeE2e: number[] = [];
+    for (let i = 0; i < 5; i++) nodeE2e.push(await timed(() => d.shoal("run", "--rm", IMG, "true")));
+    const node_run_e2e_ms = median(nodeE2e);
+    console.log(`shoal run --rm true: median ${run_e2e_ms.toFixed(1)} ms over ${runs} (the Node CLI's ${node_run_e2e_ms.toFixed(1)} ms); node dist/cli/main.js version ${version.toFixed(0)} ms`);
 
     // 100 detached containers, 8 CLI calls in flight, until ps shows them all running.
     const t0 = performance.now();
@@ -60,13 +68,13 @@ export async function main(args: string[]): Promise<void> {
       Array.from({ length: 8 }, async () => {
         while (next < 100) {
           next++;
-          const r = await d.shoal("run", "-d", IMG, "sleep", "100000");
+          const r = await shoal("run", "-d", IMG, "sleep", "100000");
           if (r.code !== 0) throw new Error(`run -d failed: ${r.stderr}`);
         }
       }),
     );
     for (;;) {
-      const ids = (await d.shoal("ps", "-q")).stdout.split("\n").filter(Boolean);
+      const ids = (await shoal("ps", "-q")).stdout.split("\n").filter(Boolean);
       if (ids.length >= 100) break;
       await sleep(50);
     }
@@ -74,27 +82,27 @@ export async function main(args: string[]): Promise<void> {
     console.log(`100 x shoal run -d: all running after ${start100_s.toFixed(2)} s`);
 
     // Shim RSS: the parent of each container's PID 1.
-    const ids = (await d.shoal("ps", "-q")).stdout.split("\n").filter(Boolean).slice(0, 20);
+    const ids = (await shoal("ps", "-q")).stdout.split("\n").filter(Boolean).slice(0, 20);
     const rss: number[] = [];
     for (const id of ids) {
-      const pid = JSON.parse((await d.shoal("inspect", id)).stdout)[0].State.Pid as number;
+      const pid = JSON.parse((await shoal("inspect", id)).stdout)[0].State.Pid as number;
       const ppid = Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
       rss.push(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${ppid}/status`, "utf8"))![1]));
     }
     const shim_rss_kib = median(rss);
-    const all = (await d.shoal("ps", "-aq")).stdout.split("\n").filter(Boolean);
-    await d.shoal("rm", "-f", ...all);
+    const all = (await shoal("ps", "-aq")).stdout.split("\n").filter(Boolean);
+    await shoal("rm", "-f", ...all);
 
     // Restart of a SIGKILLed `--restart always` container: exit noticed → running again.
     const restarts: number[] = [];
-    await d.shoal("run", "-d", "--name", "phoenix", "--restart", "always", IMG, "sleep", "100000");
+    await shoal("run", "-d", "--name", "phoenix", "--restart", "always", IMG, "sleep", "100000");
     for (let i = 0; i < 5; i++) {
-      const before = JSON.parse((await d.shoal("inspect", "phoenix")).stdout)[0];
+      const before = JSON.parse((await shoal("inspect", "phoenix")).stdout)[0];
       process.kill(before.State.Pid, "SIGKILL");
       let after;
       do {
         await sleep(20);
-        after = JSON.parse((await d.shoal("inspect", "phoenix")).stdout)[0];
+        after = JSON.parse((await shoal("inspect", "phoenix")).stdout)[0];
       } while (!(after.State.Running && after.State.Pid !== before.State.Pid));
       restarts.push(Date.parse(after.State.StartedAt) - Date.parse(after.State.FinishedAt));
       await sleep(200);
@@ -102,7 +110,7 @@ export async function main(args: string[]): Promise<void> {
     // The first restart is immediate; the next ones back off (100, 200, 400 ms …) by design.
     const restart_first_ms = restarts[0];
     console.log(`restart after SIGKILL (--restart always): first ${restart_first_ms} ms; series ${restarts.join(", ")} ms (backoff after the first)`);
-    await d.shoal("rm", "-f", "phoenix");
+    await shoal("rm", "-f", "phoenix");
 
     const runc = runtime.runc_ms ?? NaN;
     const crun = runtime.crun_ms ?? NaN;
@@ -113,6 +121,7 @@ export async function main(args: string[]): Promise<void> {
         runtime_start100_s,
         runtime_shim_rss_kib,
         run_e2e_ms: round(run_e2e_ms),
+        node_run_e2e_ms: round(node_run_e2e_ms),
         start100_s: round(start100_s),
         crun_start100_s: round(crun100),
         shim_rss_kib,

@@ -34,7 +34,9 @@ class Managers {
     const script = join(process.cwd(), "dist/test/support/cluster/manager-proc.js");
     await Promise.all(
       this.addrs.map((_, i) => {
-        const p = spawn(process.execPath, [script, String(i + 1), this.addrs.join(","), this.dir], { stdio: ["ignore", "pipe", "ignore"] });
+        // SCHED_PROFILE=DIR: each manager writes a V8 CPU profile there when it exits.
+        const prof = process.env.SCHED_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.SCHED_PROFILE}`] : [];
+        const p = spawn(process.execPath, [...prof, script, String(i + 1), this.addrs.join(","), this.dir], { stdio: ["ignore", "pipe", "ignore"] });
         this.procs.push(p);
         return new Promise<void>((resolve, reject) => {
           const rl = createInterface({ input: p.stdout! });
@@ -59,8 +61,19 @@ class Managers {
     );
   }
 
-  stop(): void {
-    for (const p of this.procs) p.kill("SIGKILL");
+  /** SIGTERM (a profiled manager writes its profile on a clean exit), SIGKILL after 5 s. */
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.procs.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            if (p.exitCode !== null) return resolve();
+            const t = setTimeout(() => p.kill("SIGKILL"), 5000);
+            p.once("exit", () => (clearTimeout(t), resolve()));
+            p.kill("SIGTERM");
+          }),
+      ),
+    );
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -161,6 +174,6 @@ export async function main(): Promise<void> {
     );
   } finally {
     for (const a of agents) a.stop();
-    m.stop();
+    await m.stop();
   }
 }

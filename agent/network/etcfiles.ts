@@ -20,7 +20,23 @@ export function resolvConfWith(hostResolv: string, nameservers: readonly string[
   return [...nameservers.map((n) => `nameserver ${n}`), ...kept].join("\n") + "\n";
 }
 
-export function writeEtcFiles(dir: string, hostname: string, ip: string | undefined, hostNetwork: boolean, nameservers: readonly string[] = []): { hosts: string; hostname: string; resolv: string } {
+export interface EtcFilePaths {
+  hosts: string;
+  hostname: string;
+  resolv: string;
+}
+
+/** Writes the file unless it already holds exactly this: a restart in place mostly finds them so, and a read is cheaper than a write. */
+function ensureContent(path: string, content: string): void {
+  try {
+    if (readFileSync(path, "utf8") === content) return;
+  } catch {
+    /* not there yet */
+  }
+  writeFileSync(path, content);
+}
+
+export function writeEtcFiles(dir: string, hostname: string, ip: string | undefined, hostNetwork: boolean, nameservers: readonly string[] = []): EtcFilePaths {
   let hostResolv = "";
   try {
     hostResolv = readFileSync("/etc/resolv.conf", "utf8");
@@ -30,8 +46,8 @@ export function writeEtcFiles(dir: string, hostname: string, ip: string | undefi
   const files = { hosts: join(dir, "hosts"), hostname: join(dir, "hostname"), resolv: join(dir, "resolv.conf") };
   const hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"];
   if (ip) hosts.push(`${ip}\t${hostname}`);
-  writeFileSync(files.hosts, hosts.join("\n") + "\n");
-  writeFileSync(files.hostname, hostname + "\n");
-  writeFileSync(files.resolv, nameservers.length > 0 ? resolvConfWith(hostResolv, nameservers) : resolvConfFor(hostResolv, hostNetwork));
+  ensureContent(files.hosts, hosts.join("\n") + "\n");
+  ensureContent(files.hostname, hostname + "\n");
+  ensureContent(files.resolv, nameservers.length > 0 ? resolvConfWith(hostResolv, nameservers) : resolvConfFor(hostResolv, hostNetwork));
   return files;
 }

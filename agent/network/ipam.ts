@@ -1,7 +1,8 @@
 // Container addresses on the bridge, persisted so that a restarted daemon hands out no address
-// twice. One JSON file, replaced atomically.
+// twice. One JSON file, replaced atomically; not flushed to the disk, since after a power loss no
+// container holds its address any more (the daemon's start re-attaches or forgets them).
 import { existsSync, readFileSync } from "node:fs";
-import { writeFileAtomic } from "../engine/store/atomic.js";
+import { replaceFile } from "../engine/store/atomic.js";
 import { formatIp, gatewayOf, parseIp, size, type Subnet } from "./ipv4.js";
 
 export class AddressPool {
@@ -44,6 +45,6 @@ export class AddressPool {
   private save(): void {
     const out: Record<string, string> = {};
     for (const [ip, o] of this.byIp) out[formatIp(ip)] = o;
-    writeFileAtomic(this.file, JSON.stringify(out));
+    replaceFile(this.file, JSON.stringify(out));
   }
 }

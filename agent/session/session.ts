@@ -3,7 +3,8 @@
 // assignment message carries the list) and tries them in turn; a follower answers with where the
 // leader is, so the next try goes straight there. Nothing here stops containers: while no manager
 // answers, the worker and the engine keep running and restarting what they have.
-import { credentials, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import type { ClientDuplexStream, ServiceError } from "@grpc/grpc-js";
+import { PLAINTEXT_CHANNEL, type ClusterChannel } from "../../manager/ca/credentials.js";
 import type { NodeDescription, NodeNetwork, NodeRole, Task } from "../../proto/gen/cluster.js";
 import { DispatcherClient, type AgentMessage, type ManagerMessage, type RaftMember, type TaskStatusUpdate } from "../../proto/gen/swarm.js";
 
@@ -23,6 +24,8 @@ export interface SessionOptions {
   onRole?: (role: NodeRole, raftMembers: RaftMember[]) => void;
   /** The leader said this node is no longer in the swarm. */
   onRemoved?: (message: string) => void;
+  /** The node's mutual TLS towards the managers (plaintext only for in-process tests). */
+  channel?: ClusterChannel;
   log?: (line: string) => void;
 }
 
@@ -75,7 +78,8 @@ export class Session {
     if (this.stopped) return;
     const addr = this.leaderHint ?? this.managers[this.next++ % this.managers.length];
     this.leaderHint = undefined;
-    this.client = new DispatcherClient(addr, credentials.createInsecure(), { "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 1000 });
+    const channel = this.o.channel ?? PLAINTEXT_CHANNEL;
+    this.client = new DispatcherClient(addr, channel.credentials, { ...channel.options, "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 1000 });
     const call = this.client.session();
     this.call = call;
     let heard = false;

@@ -5,14 +5,23 @@ import { createSocket } from "node:dgram";
 import { arch, cpus, hostname, networkInterfaces, totalmem } from "node:os";
 import { join } from "node:path";
 import { rmSync } from "node:fs";
-import { credentials, Server, ServerCredentials, status, type ServiceDefinition, type ServiceError, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Server, status, type ServiceDefinition, type ServiceError, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { NodeAvailability, NodeRole, NodeState, type NodeDescription } from "../../proto/gen/cluster.js";
 import {
-  AgentService, ControlService, DispatcherClient, DispatcherService, type ControlServer, type DispatcherServer, type InitRequest, type InitResponse, type JoinRequest, type JoinResponse,
-  type LeaveRequest, type NodeJoinResponse, type RaftMember, type SwarmInfo, type SwarmServer,
+  AgentService, ControlService, DispatcherService, type ControlServer, type DispatcherServer, type InitRequest, type InitResponse, type JoinRequest, type JoinResponse,
+  type LeaveRequest, type RaftMember, type RenewCertificateResponse, type SwarmInfo, type SwarmServer, type UnlockRequest,
 } from "../../proto/gen/swarm.js";
 import { RaftTransportService } from "../../proto/gen/raft_transport.js";
 import { ingressNetworkSpec } from "../../manager/allocator/networks.js";
+import { AccessGuard, NodeRegistry } from "../../manager/ca/access.js";
+import { followAutolock } from "../../manager/ca/autolock.js";
+import { NodeCertificates } from "../../manager/ca/certificates.js";
+import { clusterChannel, clusterServerCredentials, peerIdentity, type ClusterChannel } from "../../manager/ca/credentials.js";
+import { createNodeKey } from "../../manager/ca/csr.js";
+import { LockedError, newUnlockKey } from "../../manager/ca/encryption.js";
+import { CertificateRenewer } from "../../manager/ca/renewer.js";
+import { requestKeyDigest, RootCA } from "../../manager/ca/root-ca.js";
+import { checkNodeCertValidity } from "../../manager/ca/signer.js";
 import { makeJoinToken } from "../../manager/ca/tokens.js";
 import { Manager, newRaftId } from "../../manager/cluster/manager.js";
 import { ClusterError, dispatcherServer, forwardingControl, toStatus } from "../../manager/cluster/services.js";
@@ -21,6 +30,9 @@ import { randomId } from "../../manager/store/memory.js";
 import { Session } from "../session/session.js";
 import { agentServer } from "../worker/logs.js";
 import { Worker, type WorkerDeps } from "../worker/worker.js";
+import { atAny, atLeader, unaryAt } from "./dial.js";
+import { joinSwarm } from "./join.js";
+import { NodeKeys, raftDir } from "./keys.js";
 import { loadSwarmState, removeSwarmState, saveSwarmState, swarmDir, withPort, type SwarmState } from "./state.js";
 
 export interface SwarmNodeOptions {
@@ -33,9 +45,20 @@ export interface SwarmNodeOptions {
 
 const NOT_IN_SWARM = 'this node is not a swarm manager: use "shoal swarm init" or "shoal swarm join" to connect it to a swarm, then try again';
 const WORKER_ONLY = "this node is not a swarm manager: worker nodes can't be used to view or modify cluster state; run this on a manager node, or promote this node";
+const LOCKED = 'this manager is locked (autolock): run "shoal swarm unlock" and give the unlock key';
 
 export class SwarmNode {
   private state?: SwarmState;
+  /** Restarted under autolock: the membership it waits to resume until `swarm unlock`. */
+  private locked?: SwarmState;
+  /** This node's certificates and keys, and the channel to the managers built on them. */
+  private keys?: NodeKeys;
+  private channel?: ClusterChannel;
+  private renewer?: CertificateRenewer;
+  /** The store's node list, followed while this node runs a manager: the cluster port's access. */
+  private registry = new NodeRegistry();
+  /** Stops following the manager's store (access, autolock). */
+  private unfollow?: () => void;
   private server?: Server;
   private manager?: Manager;
   private worker?: Worker;
@@ -52,18 +75,25 @@ export class SwarmNode {
     this.log = o.log ?? ((l) => console.error(l));
   }
 
-  /** On daemon start: rejoin the swarm this node belonged to. */
+  /** On daemon start: rejoin the swarm this node belonged to (or wait, locked, for its unlock key). */
   async resume(): Promise<void> {
     const s = loadSwarmState(this.o.dataRoot);
     if (!s) return;
-    await this.bringUp(s, {});
+    if (NodeKeys.locked(this.dir())) {
+      this.locked = s;
+      this.log(`shoal daemon: this manager of swarm ${s.clusterId} is locked (autolock): run "shoal swarm unlock" to rejoin`);
+      return;
+    }
+    await this.bringUp(s, await NodeKeys.load(this.dir()), {});
     this.log(`shoal daemon: rejoined swarm ${s.clusterId} as node ${s.nodeId} (${s.role === NodeRole.NODE_ROLE_MANAGER ? "manager" : "worker"})`);
   }
 
   /** Daemon stopping: leave containers running, keep membership. */
   async shutdown(): Promise<void> {
+    this.renewer?.stop();
     this.session?.stop();
     await this.worker?.stop();
+    this.unfollow?.();
     await this.manager?.stop();
     this.server?.forceShutdown();
   }
@@ -81,19 +111,20 @@ export class SwarmNode {
       join: run((r: JoinRequest) => this.join(r)),
       leave: run(async (r: LeaveRequest) => (await this.leave(r), {})),
       info: (_call, cb) => cb(null, this.info()),
+      unlock: run(async (r: UnlockRequest) => (await this.unlock(r), {})),
     };
   }
 
   /** The Control API on the local socket: this manager's (forwarding to the leader), or a clear refusal. */
   controlServer(): ControlServer {
-    return delegating(ControlService, () => this.control, () => (this.state ? WORKER_ONLY : NOT_IN_SWARM)) as unknown as ControlServer;
+    return delegating(ControlService, () => this.control, () => (this.locked ? LOCKED : this.state ? WORKER_ONLY : NOT_IN_SWARM)) as unknown as ControlServer;
   }
 
   info(): SwarmInfo {
-    const s = this.state;
+    const s = this.state ?? this.locked;
     if (!s) return { state: "inactive", nodeId: "", role: 0, clusterId: "", nodeAddr: "", managers: [], leaderAddr: "", isLeader: false, raftId: 0 };
     return {
-      state: "active",
+      state: this.locked ? "locked" : "active",
       nodeId: s.nodeId,
       role: s.role,
       clusterId: s.clusterId,
@@ -107,11 +138,23 @@ export class SwarmNode {
 
   async init(r: InitRequest): Promise<InitResponse> {
     this.refuseIfMember();
+    try {
+      checkNodeCertValidity(r.nodeCertExpiryMs);
+    } catch (err) {
+      throw new ClusterError(status.INVALID_ARGUMENT, `--cert-expiry: ${(err as Error).message}`);
+    }
     const addr = withPort(r.advertiseAddr || firstAddress());
     const etcd = etcdOf(r);
     const s: SwarmState = { nodeId: randomId(), clusterId: randomId(), role: NodeRole.NODE_ROLE_MANAGER, raftId: etcd ? 0 : newRaftId(), addr, listenAddr: listenOf(r.listenAddr, addr), managers: [addr], etcd };
+    // The swarm's root CA, made once for its lifetime, and this first manager's certificate.
+    const root = await RootCA.create();
+    const key = await createNodeKey();
+    const certPem = await root.issue(key.csrPem, { nodeId: s.nodeId, role: NodeRole.NODE_ROLE_MANAGER, clusterId: s.clusterId }, { validityMs: r.nodeCertExpiryMs || undefined });
+    const unlockKey = r.autolock ? newUnlockKey() : undefined;
+    const keys = new NodeKeys(this.dir(), await NodeCertificates.create({ rootCaPem: root.certPem, certPem, keyPem: key.keyPem }), unlockKey);
     try {
-      const tokens = { worker: makeJoinToken(s.clusterId), manager: makeJoinToken(s.clusterId) };
+      keys.save();
+      const tokens = { worker: makeJoinToken(root.certPem), manager: makeJoinToken(root.certPem) };
       // The cluster and this node are recorded before its agent's session opens: a session from
       // an unknown node is turned away for good.
       const record = async () => {
@@ -122,8 +165,16 @@ export class SwarmNode {
         await m.store.update((tx) => {
           tx.create("cluster", {
             id: s.clusterId,
-            spec: { annotations: { name: "default", labels: {} }, dispatcher: { heartbeatPeriodMs: 500 }, orchestration: { taskHistoryRetentionLimit: 5 } },
+            spec: {
+              annotations: { name: "default", labels: {} },
+              dispatcher: { heartbeatPeriodMs: 500 },
+              orchestration: { taskHistoryRetentionLimit: 5 },
+              ca: { nodeCertExpiryMs: r.nodeCertExpiryMs },
+              encryption: { autoLockManagers: unlockKey !== undefined },
+            },
             joinTokens: tokens,
+            rootCa: { certPem: root.certPem, keyPem: root.keyPem! },
+            autolock: unlockKey ? { unlockKey } : undefined,
           });
           tx.create("node", {
             id: s.nodeId,
@@ -132,14 +183,15 @@ export class SwarmNode {
             status: { state: NodeState.NODE_STATE_UNKNOWN, message: "", addr },
             managerStatus: { raftId: s.raftId, addr, leader: true, reachability: 2 },
             membership: 1,
+            certificate: { keyDigest: requestKeyDigest(key.csrPem) },
           });
           // The routing mesh's network, as `docker swarm init` makes it.
           tx.create("network", { id: "", spec: ingressNetworkSpec() });
         });
       };
-      await this.bringUp(s, { initialMembers: new Map([[s.raftId, { raftAddress: addr, clientAddress: addr }]]), beforeSession: record });
+      await this.bringUp(s, keys, { initialMembers: new Map([[s.raftId, { raftAddress: addr, clientAddress: addr }]]), beforeSession: record });
       saveSwarmState(this.o.dataRoot, s);
-      return { nodeId: s.nodeId, workerToken: tokens.worker, managerToken: tokens.manager };
+      return { nodeId: s.nodeId, workerToken: tokens.worker, managerToken: tokens.manager, unlockKey: unlockKey ?? "" };
     } catch (err) {
       await this.tearDown();
       removeSwarmState(this.o.dataRoot);
@@ -153,15 +205,18 @@ export class SwarmNode {
     if (!r.token) throw new ClusterError(status.INVALID_ARGUMENT, "no join token: get one with \"shoal swarm join-token worker\" on a manager");
     const remote = withPort(r.remoteAddr);
     const addr = withPort(r.advertiseAddr || (await addressTowards(remote)));
-    const { res, leader } = await joinAt(remote, { token: r.token, addr, description: this.description(), nodeId: randomId() });
+    const { res, leader, certs } = await joinSwarm(remote, { token: r.token, addr, description: this.description() });
     const etcd = res.etcd?.endpoints.length ? { endpoints: res.etcd.endpoints, prefix: res.etcd.prefix, tls: tlsOf(r.etcdTls) } : undefined;
     const s: SwarmState = { nodeId: res.nodeId, clusterId: res.clusterId, role: res.role, raftId: res.raftId, addr, listenAddr: listenOf(r.listenAddr, addr), managers: res.managers, etcd };
+    // A manager joining a locked swarm seals its keys once its store shows the unlock key.
+    const keys = new NodeKeys(this.dir(), certs, undefined);
     try {
+      keys.save();
       if (res.role === NodeRole.NODE_ROLE_MANAGER) {
         const members = new Map(res.raftMembers.map((m) => [m.raftId, { raftAddress: m.addr, clientAddress: m.addr }]));
-        await this.bringUp(s, { joinMembers: members, beforeSession: () => unaryAt(leader, "joinRaft", { nodeId: s.nodeId, raftId: s.raftId, addr }) });
+        await this.bringUp(s, keys, { joinMembers: members, beforeSession: () => unaryAt(leader, "joinRaft", { nodeId: s.nodeId, raftId: s.raftId, addr }, this.channel!) });
       } else {
-        await this.bringUp(s, {});
+        await this.bringUp(s, keys, {});
       }
       saveSwarmState(this.o.dataRoot, s);
       return { nodeId: s.nodeId, role: s.role };
@@ -172,7 +227,35 @@ export class SwarmNode {
     }
   }
 
+  /** `swarm unlock`: the locked manager opens its keys with the unlock key and rejoins. */
+  async unlock(r: UnlockRequest): Promise<void> {
+    const s = this.locked;
+    if (!s) throw new ClusterError(status.FAILED_PRECONDITION, this.state ? "this node is not locked" : "this node is not part of a swarm");
+    let keys: NodeKeys;
+    try {
+      keys = await NodeKeys.load(this.dir(), r.unlockKey);
+    } catch (err) {
+      if (err instanceof LockedError) throw new ClusterError(status.INVALID_ARGUMENT, err.message);
+      throw err;
+    }
+    this.locked = undefined;
+    try {
+      await this.bringUp(s, keys, {});
+    } catch (err) {
+      await this.tearDown();
+      this.locked = s;
+      throw err;
+    }
+    this.log(`shoal daemon: unlocked; rejoined swarm ${s.clusterId} as node ${s.nodeId}`);
+  }
+
   async leave(r: LeaveRequest): Promise<void> {
+    if (this.locked) {
+      if (!r.force) throw new ClusterError(status.FAILED_PRECONDITION, 'this manager is locked: unlock it first ("shoal swarm unlock"), or leave with --force');
+      this.locked = undefined;
+      removeSwarmState(this.o.dataRoot);
+      return;
+    }
     const s = this.state;
     if (!s) throw new ClusterError(status.FAILED_PRECONDITION, "this node is not part of a swarm");
     if (s.role === NodeRole.NODE_ROLE_MANAGER && !r.force) {
@@ -187,7 +270,7 @@ export class SwarmNode {
     let told = false;
     for (const addr of managers) {
       try {
-        await atLeader(addr, "leave", { nodeId: s.nodeId }, 10_000);
+        await atLeader(addr, "leave", { nodeId: s.nodeId }, this.channel!, 10_000);
         told = true;
         break;
       } catch {
@@ -195,21 +278,31 @@ export class SwarmNode {
       }
     }
     if (!told) this.log("shoal daemon: no manager could be told of this node leaving; it will be marked down when its heartbeats stop");
+    this.renewer?.stop();
     await this.worker?.leave();
     await this.tearDown();
     removeSwarmState(this.o.dataRoot);
   }
 
   private refuseIfMember(): void {
-    if (this.state) throw new ClusterError(status.FAILED_PRECONDITION, 'this node is already part of a swarm: run "shoal swarm leave" first to join another one');
+    if (this.state || this.locked) throw new ClusterError(status.FAILED_PRECONDITION, 'this node is already part of a swarm: run "shoal swarm leave" first to join another one');
   }
 
-  /** Starts the cluster port, the manager (if any), the worker and the session. */
-  private async bringUp(s: SwarmState, o: { initialMembers?: Map<number, { raftAddress: string; clientAddress: string }>; joinMembers?: Map<number, { raftAddress: string; clientAddress: string }>; beforeSession?: () => Promise<unknown> }): Promise<void> {
+  /**
+   * Starts the cluster port (mutual TLS under the swarm's root, each call checked by the access
+   * guard), the manager (if any), the worker, the session and the certificate's renewal.
+   */
+  private async bringUp(s: SwarmState, keys: NodeKeys, o: { initialMembers?: Map<number, Member>; joinMembers?: Map<number, Member>; beforeSession?: () => Promise<unknown> }): Promise<void> {
     this.state = s;
+    this.keys = keys;
+    const certs = keys.certs;
+    const channel = clusterChannel(certs);
+    this.channel = channel;
+    this.registry = new NodeRegistry();
+    const guard = new AccessGuard({ clusterId: s.clusterId, registry: this.registry, peerOf: peerIdentity });
     const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
     this.server = server;
-    this.worker = new Worker({ ...this.o.worker, nodeId: s.nodeId, addr: s.addr, stateDir: join(swarmDir(this.o.dataRoot), "worker"), report: (u) => this.session?.report(u), log: this.log });
+    this.worker = new Worker({ ...this.o.worker, nodeId: s.nodeId, addr: s.addr, stateDir: join(this.dir(), "worker"), report: (u) => this.session?.report(u), log: this.log });
     server.addService(AgentService, agentServer(this.worker) as unknown as UntypedServiceImplementation);
     // Served on every node, answered only while it is a manager: a promotion needs no new port.
     const notManager = () => "this node is not a swarm manager";
@@ -217,7 +310,7 @@ export class SwarmNode {
     server.addService(ControlService, delegating(ControlService, () => this.control, notManager));
     if (s.role === NodeRole.NODE_ROLE_MANAGER) await this.startManager(s, o.initialMembers, o.joinMembers);
     await new Promise<void>((resolve, reject) =>
-      server.bindAsync(s.listenAddr, ServerCredentials.createInsecure(), (err) => (err ? reject(new Error(`cannot listen on ${s.listenAddr}: ${err.message}; pass another --listen-addr`)) : resolve())),
+      server.bindAsync(s.listenAddr, clusterServerCredentials(certs, guard), (err) => (err ? reject(new Error(`cannot listen on ${s.listenAddr}: ${err.message}; pass another --listen-addr`)) : resolve())),
     );
     await o.beforeSession?.();
     await this.worker.start();
@@ -226,6 +319,7 @@ export class SwarmNode {
       addr: s.addr,
       description: () => this.description(),
       managers: s.managers,
+      channel,
       onTasks: (tasks) => this.worker?.assign(tasks),
       onNetworks: (networks) => this.worker?.networks(networks),
       onRole: (role, members) => this.roleTold(role, members),
@@ -239,13 +333,32 @@ export class SwarmNode {
       log: this.log,
     });
     this.session.start();
+    this.renewer = new CertificateRenewer({
+      certs,
+      request: (csr) => this.requestCertificate(csr),
+      desiredRole: () => this.toldRole?.role,
+      save: () => this.keys?.save(),
+      log: this.log,
+    });
+    this.renewer.start();
+  }
+
+  /** A manager signs a CSR for this node: the session's (the leader) first, then any other. */
+  private async requestCertificate(csr: string): Promise<{ certPem: string; rootCaPem: string }> {
+    const managers = [this.session?.manager(), ...(this.manager?.managerAddrs() ?? this.state?.managers ?? [])].filter((a): a is string => !!a);
+    const res = await atAny<RenewCertificateResponse>(managers, "renewCertificate", { csr }, this.channel!);
+    return { certPem: res.certificate, rootCaPem: res.rootCa };
   }
 
   private async tearDown(): Promise<void> {
+    this.renewer?.stop();
     this.session?.stop();
     await this.worker?.stop().catch(() => undefined);
+    this.unfollow?.();
     await this.manager?.stop().catch(() => undefined);
     this.server?.forceShutdown();
+    this.renewer = undefined;
+    this.unfollow = undefined;
     this.session = undefined;
     this.worker = undefined;
     this.manager = undefined;
@@ -254,33 +367,57 @@ export class SwarmNode {
     this.dispatcher = undefined;
     this.toldRole = undefined;
     this.state = undefined;
+    this.keys = undefined;
+    this.channel = undefined;
   }
 
-  private raftDir(): string {
-    return join(swarmDir(this.o.dataRoot), "raft");
+  private dir(): string {
+    return swarmDir(this.o.dataRoot);
   }
 
   private async startManager(s: SwarmState, initialMembers?: Map<number, Member>, joinMembers?: Map<number, Member>): Promise<void> {
-    const m = new Manager({ nodeId: s.nodeId, raftId: s.raftId, dataDir: this.raftDir(), addr: s.addr, server: this.server!, initialMembers, joinMembers, etcd: s.etcd, log: this.log });
+    const keys = this.keys!;
+    const m = new Manager({ nodeId: s.nodeId, raftId: s.raftId, dataDir: raftDir(this.dir()), addr: s.addr, server: this.server!, initialMembers, joinMembers, etcd: s.etcd, certs: keys.certs, log: this.log });
     this.manager = m;
     await m.start();
     this.dispatcher = dispatcherServer(m);
     this.control = forwardingControl(m, localControl(m));
+    // From now on the store decides who is still in the swarm and in what role, and whether
+    // this manager's keys are sealed.
+    const offRegistry = this.registry.follow(m.store, s.nodeId);
+    // Autolock is followed only from a store that has caught up: a replayed, older cluster
+    // object must not unseal keys that a later one sealed.
+    let offAutolock: (() => void) | undefined;
+    let stopped = false;
+    m.caughtUp().then(
+      () => (offAutolock = stopped ? undefined : followAutolock(m.store, keys, this.log)),
+      () => undefined,
+    );
+    this.unfollow = () => {
+      stopped = true;
+      offRegistry();
+      offAutolock?.();
+    };
   }
 
   private async stopManager(): Promise<void> {
     const m = this.manager;
+    this.unfollow?.();
+    this.unfollow = undefined;
     this.control = undefined;
     this.dispatcher = undefined;
     this.manager = undefined;
     await m?.stop().catch(() => undefined);
     this.server?.removeService(RaftTransportService);
-    rmSync(this.raftDir(), { recursive: true, force: true });
+    rmSync(raftDir(this.dir()), { recursive: true, force: true });
+    // Autolock guards managers' keys only: a worker's is kept in clear, as docker does.
+    if (this.keys?.unlockKey !== undefined) this.keys.reseal(undefined);
   }
 
   /** The managers' word on this node's role; a change is carried out one at a time. */
   private roleTold(role: NodeRole, members: RaftMember[]): void {
     this.toldRole = { role, members };
+    this.renewer?.poke(); // a new role is renewed into the certificate at once
     void this.followRole();
   }
 
@@ -305,11 +442,15 @@ export class SwarmNode {
   /** Promoted: a new Raft member joins the group through the leader, as a joining manager does. */
   private async promote(s: SwarmState, members: RaftMember[]): Promise<void> {
     if (members.length === 0 && !s.etcd) throw new Error("no Raft members known yet");
+    // Raft and the control API admit managers' certificates only: this node needs one first.
+    const managerCert = () => this.keys!.certs.identity.role === NodeRole.NODE_ROLE_MANAGER;
+    if (!managerCert()) await this.renewer!.renewNow();
+    if (!managerCert()) throw new Error("the managers have not issued this node a manager's certificate yet");
     const raftId = s.etcd ? 0 : newRaftId();
     const join = new Map(members.map((m) => [m.raftId, { raftAddress: m.addr, clientAddress: m.addr }]));
     await this.startManager({ ...s, raftId }, undefined, join);
     try {
-      await atLeader(this.session?.manager() ?? members[0]?.addr ?? s.managers[0], "joinRaft", { nodeId: s.nodeId, raftId, addr: s.addr }, 60_000);
+      await atLeader(this.session?.manager() ?? members[0]?.addr ?? s.managers[0], "joinRaft", { nodeId: s.nodeId, raftId, addr: s.addr }, this.channel!, 60_000);
     } catch (err) {
       await this.stopManager();
       throw err;
@@ -365,56 +506,6 @@ function addressTowards(remote: string): Promise<string> {
       resolve(a);
     });
   });
-}
-
-type DispatcherUnary = "join" | "joinRaft" | "leave";
-
-function unaryAt<Req>(addr: string, method: DispatcherUnary, req: Req, timeoutMs = 60_000): Promise<unknown> {
-  const c = new DispatcherClient(addr, credentials.createInsecure());
-  return new Promise<unknown>((resolve, reject) => {
-    const fn = (c as unknown as Record<string, (r: Req, o: object, cb: (e: ServiceError | null, r: unknown) => void) => void>)[method];
-    fn.call(c, req, { deadline: Date.now() + timeoutMs }, (err, res) => {
-      c.close();
-      if (err) reject(err);
-      else resolve(res);
-    });
-  });
-}
-
-/**
- * Calls a Dispatcher method at the leader, starting at `remote` and following followers' pointers.
- * The methods are idempotent, so a call caught in a leader change (an election while the swarm
- * grows) is made again, at whoever leads next.
- */
-async function atLeader(remote: string, method: DispatcherUnary, req: unknown, timeoutMs = 15_000): Promise<{ res: unknown; leader: string }> {
-  let at = remote;
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; ; i++) {
-    try {
-      return { res: await unaryAt(at, method, req, Math.max(1000, deadline - Date.now())), leader: at };
-    } catch (err) {
-      const e = err as ServiceError;
-      const hint = /leader is at (\S+)/.exec(e.details ?? "")?.[1];
-      if (hint && hint !== at && i < 20) {
-        at = hint;
-        continue;
-      }
-      const electing = /no leader right now|leadership changed|not the leader|lost leadership/i.test(e.details ?? "");
-      if (electing && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 100));
-        at = remote;
-        continue;
-      }
-      if (e.code === status.UNAVAILABLE && /No connection|connect|ECONNREFUSED|Deadline/i.test(e.details ?? "")) throw new ClusterError(status.UNAVAILABLE, `cannot reach a manager at ${at}: check the address and that its daemon is in a swarm`);
-      throw err;
-    }
-  }
-}
-
-/** Joins through `remote`, following a follower's pointer to the leader. */
-async function joinAt(remote: string, req: { token: string; addr: string; description: NodeDescription; nodeId: string }): Promise<{ res: NodeJoinResponse; leader: string }> {
-  const { res, leader } = await atLeader(remote, "join", req);
-  return { res: res as NodeJoinResponse, leader };
 }
 
 async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {

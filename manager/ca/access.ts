@@ -86,9 +86,16 @@ export class NodeRegistry {
     return () => this.listeners.delete(listener);
   }
 
-  /** Follows the store's nodes from now on; returns the way to stop (which also forgets). */
-  follow(store: Store): () => void {
-    const refresh = () => this.update(store.view((tx) => tx.find("node")));
+  /**
+   * Follows the store's nodes from now on; returns the way to stop (which also forgets). With
+   * `selfId`, only from when the store lists that node: a manager that has just joined starts
+   * with an empty store, and must not refuse the peers about to fill it.
+   */
+  follow(store: Store, selfId?: string): () => void {
+    const refresh = () => {
+      const nodes = store.view((tx) => tx.find("node"));
+      if (this.following || selfId === undefined || nodes.some((n) => n.id === selfId)) this.update(nodes);
+    };
     const off = store.subscribe(refresh, { kinds: ["node"] });
     refresh();
     return () => {

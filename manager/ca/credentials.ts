@@ -4,7 +4,7 @@
 // that the server is a manager of the expected swarm, not a host name: certificates name nodes.
 import { connect, type PeerCertificate } from "node:tls";
 import { X509Certificate } from "node:crypto";
-import { ChannelCredentials, experimental, type ServerCredentials } from "@grpc/grpc-js";
+import { ChannelCredentials, credentials, experimental, type ChannelOptions, type ServerCredentials } from "@grpc/grpc-js";
 import { NodeRole } from "../../proto/gen/cluster.js";
 import type { AccessGuard } from "./access.js";
 import type { NodeCertificates } from "./certificates.js";
@@ -26,12 +26,16 @@ export function clusterServerCredentials(certs: NodeCertificates, guard: AccessG
   return experimental.createServerCredentialsWithInterceptors(tls, [guard.interceptor]);
 }
 
-/** Checks a server certificate: a manager's, of `clusterId` when given. Replaces the host name check. */
-function managerCheck(clusterId: string | undefined) {
+/**
+ * Checks a server certificate, in place of the host name check: of `clusterId` when given, and
+ * either a manager's or, with `nodeId`, exactly that node's.
+ */
+function serverCheck(clusterId: string | undefined, nodeId?: string) {
   return (_name: string, cert: PeerCertificate): Error | undefined => {
     const id = identityOf(cert.subject);
     if (!id) return new Error("the server presented a certificate that names no swarm node");
     if (clusterId !== undefined && id.clusterId !== clusterId) return new Error(`the server is ${describeIdentity(id)}, not of swarm ${clusterId}`);
+    if (nodeId !== undefined) return id.nodeId === nodeId ? undefined : new Error(`the server is ${describeIdentity(id)}, not node ${nodeId}`);
     if (id.role !== NodeRole.NODE_ROLE_MANAGER) return new Error(`the server is ${describeIdentity(id)}, not a manager`);
     return undefined;
   };
@@ -39,13 +43,44 @@ function managerCheck(clusterId: string | undefined) {
 
 /** A node's client side towards managers of its own swarm, with its certificate (use with CLUSTER_CHANNEL_OPTIONS). */
 export function clusterChannelCredentials(certs: NodeCertificates): ChannelCredentials {
-  return experimental.createCertificateProviderChannelCredentials(certs, certs, { checkServerIdentity: managerCheck(certs.identity.clusterId) });
+  return experimental.createCertificateProviderChannelCredentials(certs, certs, { checkServerIdentity: serverCheck(certs.identity.clusterId) });
 }
 
 /** A joining node's client side: no certificate yet, the root it pinned (verifyRootCA), any manager under it. */
 export function joinChannelCredentials(rootCaPem: string): ChannelCredentials {
-  return ChannelCredentials.createSsl(Buffer.from(rootCaPem), null, null, { checkServerIdentity: managerCheck(undefined) });
+  return ChannelCredentials.createSsl(Buffer.from(rootCaPem), null, null, { checkServerIdentity: serverCheck(undefined) });
 }
+
+/** What a client of the cluster port is made with: credentials and the channel options that go with them. */
+export interface ClusterChannel {
+  credentials: ChannelCredentials;
+  options: ChannelOptions;
+}
+
+/** A member's channel to the managers, with its certificate (renewals reach it by themselves). */
+export function clusterChannel(certs: NodeCertificates): ClusterChannel {
+  return { credentials: clusterChannelCredentials(certs), options: CLUSTER_CHANNEL_OPTIONS };
+}
+
+/**
+ * A manager's channel to one node's own services (its tasks' logs), which any node serves:
+ * the server must be that node of this swarm.
+ */
+export function nodeChannel(certs: NodeCertificates, nodeId: string): ClusterChannel {
+  const credentials = experimental.createCertificateProviderChannelCredentials(certs, certs, { checkServerIdentity: serverCheck(certs.identity.clusterId, nodeId) });
+  return { credentials, options: CLUSTER_CHANNEL_OPTIONS };
+}
+
+/** A joining node's channel, pinned to the root it checked against its token. */
+export function joinChannel(rootCaPem: string): ClusterChannel {
+  return { credentials: joinChannelCredentials(rootCaPem), options: CLUSTER_CHANNEL_OPTIONS };
+}
+
+/**
+ * No TLS: only for in-process tests and benches whose servers serve none. The daemon's cluster
+ * port never accepts it.
+ */
+export const PLAINTEXT_CHANNEL: ClusterChannel = { credentials: credentials.createInsecure(), options: {} };
 
 /**
  * The identity the peer's certificate names, on the server side of a grpc-js call (unary,

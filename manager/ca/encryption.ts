@@ -70,8 +70,10 @@ export function newUnlockKey(): string {
 
 function unlockKeyBytes(unlockKey: string): Buffer {
   const k = unlockKey.trim();
-  const bytes = k.startsWith(UNLOCK_KEY_PREFIX) ? Buffer.from(k.slice(UNLOCK_KEY_PREFIX.length), "base64url") : Buffer.alloc(0);
-  if (bytes.length !== KEY_BYTES) throw new LockedError(`invalid unlock key: it should look like ${UNLOCK_KEY_PREFIX}…, as "swarm init --autolock" printed it`);
+  const body = k.startsWith(UNLOCK_KEY_PREFIX) ? k.slice(UNLOCK_KEY_PREFIX.length) : "";
+  const bytes = Buffer.from(body, "base64url");
+  // Strict: base64 decoders ignore the last character's spare bits, so two spellings would open.
+  if (bytes.length !== KEY_BYTES || bytes.toString("base64url") !== body) throw new LockedError(`invalid unlock key: it should look like ${UNLOCK_KEY_PREFIX}…, as "swarm init --autolock" printed it`);
   return bytes;
 }
 

@@ -184,6 +184,20 @@ async function publicKeyOf(cert: NodeX509) {
   return webcrypto.subtle.importKey("spki", spki, EC_P256, true, ["verify"]);
 }
 
+/**
+ * SHA-256 (hex) of the public key a certificate request is for (its SPKI DER): what a join binds
+ * a node id to. The request's signature is checked when it is signed (RootCA.issue).
+ */
+export function requestKeyDigest(csrPem: string): string {
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(csrPem);
+  } catch (err) {
+    throw new CertificateError(`the certificate request cannot be read: ${(err as Error).message}`);
+  }
+  return createHash("sha256").update(Buffer.from(csr.publicKey.rawData)).digest("hex");
+}
+
 /** A CSR whose signature proves its maker holds the key, for an ECDSA P-256 key only. */
 async function readCsr(csrPem: string): Promise<x509.Pkcs10CertificateRequest> {
   let csr: x509.Pkcs10CertificateRequest;

@@ -5,15 +5,20 @@ import type { ControlServer } from "../../proto/gen/swarm.js";
 import { ControlApi } from "../controlapi/api.js";
 import { controlServer } from "../controlapi/server.js";
 import { streamServiceLogs } from "./logs.js";
-import { toStatus } from "./services.js";
+import { toStatus, unary } from "./services.js";
+import { unlockKey, updateCluster } from "./settings.js";
 import type { Manager } from "./manager.js";
 
 export function localControl(m: Manager): ControlServer {
-  const api = new ControlApi(m.store, { reachable: (n) => managerView(m, n).managerStatus?.reachability === Reachability.REACHABILITY_REACHABLE });
+  const api = new ControlApi(m.store, {
+    reachable: (n) => managerView(m, n).managerStatus?.reachability === Reachability.REACHABILITY_REACHABLE,
+    // A token pins the root CA by its digest (a swarm made before the CA had only its id).
+    caFingerprint: (c) => c.rootCa?.certPem || c.id,
+  });
   const impl = controlServer(api, (call) => {
     api
       .getService({ ref: call.request.service })
-      .then((service) => streamServiceLogs(m.store, () => service, call))
+      .then((service) => streamServiceLogs(m.store, () => service, call, (id) => m.channelTo(id)))
       .catch((err) => call.emit("error", toStatus(err)));
   });
   const withRaft = (n: Node): Node => managerView(m, n);
@@ -21,6 +26,8 @@ export function localControl(m: Manager): ControlServer {
     ...impl,
     listNodes: (call, cb) => impl.listNodes(call, (err, res) => (err || !res ? cb(err, res) : cb(null, { nodes: res.nodes.map(withRaft) }))),
     getNode: (call, cb) => impl.getNode(call, (err, res) => (err || !res ? cb(err, res) : cb(null, withRaft(res)))),
+    updateCluster: unary((req) => updateCluster(m.store, req)),
+    getUnlockKey: unary((req) => unlockKey(m.store, req)),
   };
 }
 

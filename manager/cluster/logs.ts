@@ -2,14 +2,16 @@
 // node holding a task of the service for those tasks' logs (the Agent service on its cluster
 // port) and relays the lines as they come, named by task, slot and node. With follow, tasks that
 // start later are picked up too.
-import { credentials, status, type ClientReadableStream, type ServerWritableStream } from "@grpc/grpc-js";
+import { status, type ClientReadableStream, type ServerWritableStream } from "@grpc/grpc-js";
+import type { ClusterChannel } from "../ca/credentials.js";
 import { AgentClient, type LogLine, type ServiceLogsRequest } from "../../proto/gen/swarm.js";
 import { byServiceId, type Store } from "../store/types.js";
 import { TaskState, type Service } from "../../proto/gen/cluster.js";
 
 const RESCAN_MS = 500;
 
-export async function streamServiceLogs(store: Store, resolve: (ref: string) => Service, call: ServerWritableStream<ServiceLogsRequest, LogLine>): Promise<void> {
+/** `channelTo`: this manager's mutual TLS to a node; every node's Agent service serves managers only. */
+export async function streamServiceLogs(store: Store, resolve: (ref: string) => Service, call: ServerWritableStream<ServiceLogsRequest, LogLine>, channelTo: (nodeId: string) => ClusterChannel): Promise<void> {
   const req = call.request;
   const service = resolve(req.service);
   const name = service.spec?.annotations?.name ?? service.id;
@@ -28,7 +30,8 @@ export async function streamServiceLogs(store: Store, resolve: (ref: string) => 
       const node = nodes.get(nodeId);
       const addr = node?.status?.addr;
       if (!addr) continue;
-      const client = new AgentClient(addr, credentials.createInsecure());
+      const channel = channelTo(nodeId);
+      const client = new AgentClient(addr, channel.credentials, channel.options);
       const s = client.taskLogs({ taskIds: list.map((t) => t.id), follow: req.follow, tail: req.tail });
       streams.add(s);
       for (const t of list) open.set(t.id, s);

@@ -14,6 +14,8 @@ import { ALLOCATOR_FILTER, allocate } from "../allocator/allocator.js";
 import { Dispatcher } from "../dispatcher/dispatcher.js";
 import { RoleManager } from "../roles/roles.js";
 import { EtcdBackend, type EtcdBackendOptions } from "../store/etcd/backend.js";
+import type { NodeCertificates } from "../ca/certificates.js";
+import { clusterChannel, nodeChannel, PLAINTEXT_CHANNEL, type ClusterChannel } from "../ca/credentials.js";
 
 export interface ManagerOptions {
   nodeId: string;
@@ -26,6 +28,11 @@ export interface ManagerOptions {
   initialMembers?: Map<number, MemberInfo>;
   joinMembers?: Map<number, MemberInfo>;
   heartbeatPeriodMs?: number;
+  /**
+   * The node's certificates: its mutual TLS to the other managers (Raft, forwarded control calls)
+   * and to every node (task logs). Absent only in in-process tests whose servers serve no TLS.
+   */
+  certs?: NodeCertificates;
   /** Keep the state in etcd instead of the embedded Raft store. */
   etcd?: Omit<EtcdBackendOptions, "addr" | "log">;
   log?: (line: string) => void;
@@ -48,6 +55,8 @@ export class Manager {
   /** The etcd backend (`swarm init --store etcd`): etcd agrees, a lease elects the leading manager. */
   readonly etcd?: EtcdBackend;
   readonly dispatcher: Dispatcher;
+  /** To the other managers. */
+  readonly channel: ClusterChannel;
   private loops: Loop[] = [];
   private leading = false;
   private watch?: NodeJS.Timeout;
@@ -56,6 +65,7 @@ export class Manager {
 
   constructor(private readonly o: ManagerOptions) {
     this.log = o.log ?? ((l) => console.error(l));
+    this.channel = o.certs ? clusterChannel(o.certs) : PLAINTEXT_CHANNEL;
     if (o.etcd) {
       this.etcd = new EtcdBackend({ ...o.etcd, addr: o.addr, log: this.log });
       this.store = this.etcd.store;
@@ -70,6 +80,7 @@ export class Manager {
         initialMembers: o.initialMembers,
         joinMembers: o.joinMembers,
         server: o.server,
+        channelCredentials: this.channel.credentials,
         log: this.log,
       });
     }
@@ -85,6 +96,27 @@ export class Manager {
     await this.raft!.start();
     // The Raft member has no leadership callback; a 10 ms look is cheap and keeps the core untouched.
     this.watch = setInterval(() => this.checkLeadership(), 10);
+  }
+
+  /**
+   * Resolves once this manager's store holds everything committed when it started (a restarted
+   * or new member replays and catches up first): what follows the store's settings waits for it.
+   */
+  async caughtUp(): Promise<void> {
+    if (!this.raft) return; // the etcd replica is loaded by start()
+    while (!this.stopped) {
+      try {
+        return await this.raft.linearizableRead(2000);
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    throw new Error("the manager stopped before its store caught up");
+  }
+
+  /** To one node's own services, checked to be that node. */
+  channelTo(nodeId: string): ClusterChannel {
+    return this.o.certs ? nodeChannel(this.o.certs, nodeId) : PLAINTEXT_CHANNEL;
   }
 
   /** This manager's cluster address. */

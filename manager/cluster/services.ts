@@ -1,10 +1,14 @@
 // What a manager serves on its cluster port: the Dispatcher (joins and agent sessions, at the
 // leader) and the Control API (answered by the leader; a follower forwards each call to it, so
 // every write is proposed by the one member that can, and every read sees the latest state).
-import { credentials, Metadata, status, type sendUnaryData, type ServerUnaryCall, type ServiceError, type UntypedServiceImplementation } from "@grpc/grpc-js";
-import { NodeAvailability, NodeRole, NodeState, type Node } from "../../proto/gen/cluster.js";
+import { Metadata, status, type sendUnaryData, type ServerUnaryCall, type ServiceError, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { NodeAvailability, NodeRole, NodeState, type Cluster, type Node } from "../../proto/gen/cluster.js";
 import { ControlClient, ControlService, type ControlServer, type DispatcherServer, type NodeJoinRequest, type NodeJoinResponse } from "../../proto/gen/swarm.js";
+import { peerIdentity } from "../ca/credentials.js";
+import { CertificateError, requestKeyDigest } from "../ca/root-ca.js";
+import { ClusterSigner, type Signed } from "../ca/signer.js";
 import { checkJoinToken, tokenRole } from "../ca/tokens.js";
+import { roleToSend } from "../dispatcher/dispatcher.js";
 import { randomId } from "../store/memory.js";
 import { type Manager, newRaftId } from "./manager.js";
 
@@ -25,10 +29,11 @@ export function toStatus(err: unknown): Partial<ServiceError> {
   return { code: typeof e.code === "number" ? e.code : status.UNKNOWN, details: message };
 }
 
-function unary<Req, Res>(fn: (req: Req) => Promise<Res> | Res) {
+/** A unary handler from a function of the request (and the call), its failure as a one-line status. */
+export function unary<Req, Res>(fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res> | Res) {
   return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
     Promise.resolve()
-      .then(() => fn(call.request))
+      .then(() => fn(call.request, call))
       .then((r) => cb(null, r), (e) => cb(toStatus(e)));
   };
 }
@@ -40,29 +45,59 @@ export function requireLeader(m: Manager): void {
   throw new ClusterError(status.UNAVAILABLE, at ? `this manager is not the leader; the leader is at ${at}` : "this swarm has no leader right now: a majority of managers must be running");
 }
 
+/**
+ * The node a call acts for: the one its certificate names. On the cluster port the access guard
+ * lets no call here in without one; a request naming another node is refused. Servers without
+ * TLS (in-process tests) take the request's word.
+ */
+function callerNode(call: Parameters<typeof peerIdentity>[0], claimed: string): string {
+  const peer = peerIdentity(call);
+  if (!peer) return claimed;
+  if (claimed && claimed !== peer.nodeId) throw new ClusterError(status.PERMISSION_DENIED, `node ${peer.nodeId} may not act for node ${claimed}`);
+  return peer.nodeId;
+}
+
+function clusterOf(m: Manager) {
+  const cluster = m.store.view((tx) => tx.find("cluster")[0]);
+  if (!cluster) throw new ClusterError(status.UNAVAILABLE, "the swarm is still starting: try again in a moment");
+  return cluster;
+}
+
+async function signed(signer: ClusterSigner, cluster: Cluster, csr: string, who: { nodeId: string; role: NodeRole }): Promise<Signed> {
+  try {
+    return await signer.sign(cluster, csr, who);
+  } catch (err) {
+    if (err instanceof CertificateError) throw new ClusterError(status.INVALID_ARGUMENT, err.message);
+    throw err;
+  }
+}
+
 export function dispatcherServer(m: Manager): DispatcherServer {
+  const signer = new ClusterSigner();
   return {
-    join: unary((req: NodeJoinRequest) => join(m, req)),
-    joinRaft: unary(async (req) => {
+    join: unary((req: NodeJoinRequest) => join(m, signer, req)),
+    joinRaft: unary(async (req, call) => {
       requireLeader(m);
-      const node = m.store.view((tx) => tx.get("node", req.nodeId));
-      if (!node || node.spec?.role !== NodeRole.NODE_ROLE_MANAGER) throw new ClusterError(status.PERMISSION_DENIED, `node ${req.nodeId} did not join as a manager`);
+      const nodeId = callerNode(call, req.nodeId);
+      const node = m.store.view((tx) => tx.get("node", nodeId));
+      if (!node || node.spec?.role !== NodeRole.NODE_ROLE_MANAGER) throw new ClusterError(status.PERMISSION_DENIED, `node ${nodeId} did not join as a manager`);
       // With the etcd store a manager needs no membership: it campaigns in etcd once it runs.
       if (m.raft) await m.raft.addMember(req.raftId, { raftAddress: req.addr, clientAddress: req.addr });
       await m.store.update((tx) => {
-        const n = tx.get("node", req.nodeId);
+        const n = tx.get("node", nodeId);
         if (n) tx.update("node", { ...n, managerStatus: { raftId: req.raftId, addr: req.addr, leader: false, reachability: 2 } });
       });
       return {};
     }),
-    leave: unary(async (req) => {
+    leave: unary(async (req, call) => {
       requireLeader(m);
-      const node = m.store.view((tx) => tx.get("node", req.nodeId));
+      const nodeId = callerNode(call, req.nodeId);
+      const node = m.store.view((tx) => tx.get("node", nodeId));
       // A manager leaving (--force) leaves the Raft group too, so the rest keep their majority.
       const raftId = node?.managerStatus?.raftId ?? 0;
       if (raftId && m.raft && m.raft.status().members[raftId] && raftId !== m.raft.status().id) await m.raft.removeMember(raftId);
       await m.store.update((tx) => {
-        const n = tx.get("node", req.nodeId);
+        const n = tx.get("node", nodeId);
         if (!n) return;
         const manager = !!n.managerStatus;
         const spec = manager ? { ...n.spec!, role: NodeRole.NODE_ROLE_WORKER } : n.spec;
@@ -77,27 +112,55 @@ export function dispatcherServer(m: Manager): DispatcherServer {
         call.emit("error", toStatus(err));
         return;
       }
-      m.dispatcher.session(call);
+      m.dispatcher.session(call, peerIdentity(call)?.nodeId);
     },
+    // Any manager signs (the root CA key is in every manager's store); the role is the store's,
+    // as the node's session tells it, so a promotion or demotion is carried into the certificate.
+    renewCertificate: unary(async (req, call) => {
+      const peer = peerIdentity(call);
+      if (!peer) throw new ClusterError(status.UNAUTHENTICATED, "renewing a certificate needs the current one: join the swarm first");
+      const node = m.store.view((tx) => tx.get("node", peer.nodeId));
+      if (!node) throw new ClusterError(status.PERMISSION_DENIED, `node ${peer.nodeId} was removed from the swarm: join it again to take part`);
+      const s = await signed(signer, clusterOf(m), req.csr, { nodeId: node.id, role: roleToSend(node) });
+      return { certificate: s.certificate, rootCa: s.rootCa };
+    }),
   };
 }
 
-async function join(m: Manager, req: NodeJoinRequest): Promise<NodeJoinResponse> {
+async function join(m: Manager, signer: ClusterSigner, req: NodeJoinRequest): Promise<NodeJoinResponse> {
   requireLeader(m);
   try {
     checkJoinToken(req.token);
   } catch (err) {
     throw new ClusterError(status.INVALID_ARGUMENT, (err as Error).message);
   }
-  const cluster = m.store.view((tx) => tx.find("cluster")[0]);
-  if (!cluster) throw new ClusterError(status.UNAVAILABLE, "the swarm is still starting: try again in a moment");
+  const cluster = clusterOf(m);
   const role = tokenRole(cluster, req.token);
   if (role === undefined) throw new ClusterError(status.PERMISSION_DENIED, 'the join token is not valid for this swarm (wrong, or rotated): get the current one with "shoal swarm join-token worker" on a manager');
-  // A retried join (its answer lost to a leader change) gets the node it already made.
+  if (!req.csr) throw new ClusterError(status.INVALID_ARGUMENT, "the join carries no certificate request: the joining node's shoal is too old for this swarm; upgrade it");
+  let keyDigest: string;
+  try {
+    keyDigest = requestKeyDigest(req.csr);
+  } catch (err) {
+    throw new ClusterError(status.INVALID_ARGUMENT, (err as Error).message);
+  }
+  const answer = (node: Node, s: Signed): NodeJoinResponse => ({
+    nodeId: node.id,
+    clusterId: cluster.id,
+    role,
+    managers: m.managerAddrs(),
+    raftId: node.managerStatus?.raftId ?? 0,
+    raftMembers: role === NodeRole.NODE_ROLE_MANAGER ? m.raftMembers() : [],
+    etcd: m.etcdConfig(),
+    certificate: s.certificate,
+    rootCa: s.rootCa,
+  });
+  // A retried join (its answer lost to a leader change) gets the node it already made, but only
+  // for the key it first joined with: a token alone does not buy an existing node's identity.
   const made = req.nodeId ? m.store.view((tx) => tx.get("node", req.nodeId)) : undefined;
   if (made) {
-    if (made.status?.addr !== req.addr || made.spec?.role !== role) throw new ClusterError(status.ALREADY_EXISTS, `node id ${req.nodeId} is taken by another node: join again`);
-    return { nodeId: made.id, clusterId: cluster.id, role, managers: m.managerAddrs(), raftId: made.managerStatus?.raftId ?? 0, raftMembers: role === NodeRole.NODE_ROLE_MANAGER ? m.raftMembers() : [], etcd: m.etcdConfig() };
+    if (made.certificate?.keyDigest !== keyDigest || made.spec?.role !== role) throw new ClusterError(status.ALREADY_EXISTS, `node id ${req.nodeId} is taken by another node: join again`);
+    return answer(made, await signed(signer, cluster, req.csr, { nodeId: made.id, role }));
   }
   const raftId = role === NodeRole.NODE_ROLE_MANAGER && m.raft ? newRaftId() : 0;
   const node: Node = {
@@ -107,9 +170,12 @@ async function join(m: Manager, req: NodeJoinRequest): Promise<NodeJoinResponse>
     status: { state: NodeState.NODE_STATE_UNKNOWN, message: "joined", addr: req.addr },
     managerStatus: role === NodeRole.NODE_ROLE_MANAGER ? { raftId, addr: req.addr, leader: false, reachability: 0 } : undefined,
     membership: 1,
+    certificate: { keyDigest },
   };
+  // Signed before the node is recorded: a request that cannot be signed leaves nothing behind.
+  const s = await signed(signer, cluster, req.csr, { nodeId: node.id, role });
   await m.store.update((tx) => tx.create("node", node));
-  return { nodeId: node.id, clusterId: cluster.id, role, managers: m.managerAddrs(), raftId, raftMembers: role === NodeRole.NODE_ROLE_MANAGER ? m.raftMembers() : [], etcd: m.etcdConfig() };
+  return answer(node, s);
 }
 
 /**
@@ -125,7 +191,7 @@ export function forwardingControl(m: Manager, local: ControlServer): ControlServ
     if (!addr || addr === m.addr) throw new ClusterError(status.UNAVAILABLE, "this swarm has no leader right now: a majority of managers (or, with --store etcd, etcd) must be reachable; try again");
     if (client?.addr !== addr) {
       client?.c.close();
-      client = { addr, c: new ControlClient(addr, credentials.createInsecure()) };
+      client = { addr, c: new ControlClient(addr, m.channel.credentials, m.channel.options) };
     }
     return client.c;
   };

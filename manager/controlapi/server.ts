@@ -17,7 +17,10 @@ function unary<Req, Res>(fn: (req: Req) => Promise<Res>): handleUnaryCall<Req, R
   };
 }
 
-export function controlServer(api: ControlApi, serviceLogs: (call: ServerWritableStream<ServiceLogsRequest, LogLine>) => void): ControlServer {
+/** The Control service but the swarm-wide security settings, which are manager/cluster/settings.ts's. */
+export type StoreControlServer = { [K in keyof ControlServer as K extends "updateCluster" | "getUnlockKey" ? never : K]: ControlServer[K] };
+
+export function controlServer(api: ControlApi, serviceLogs: (call: ServerWritableStream<ServiceLogsRequest, LogLine>) => void): StoreControlServer {
   return {
     getJoinTokens: unary((r) => api.getJoinTokens(r)),
     listNodes: unary((r) => api.listNodes(r)),

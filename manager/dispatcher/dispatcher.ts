@@ -89,8 +89,11 @@ export class Dispatcher {
     this.sentNetworks.clear();
   }
 
-  /** The gRPC Session handler. */
-  session(call: Call): void {
+  /**
+   * The gRPC Session handler. `peerNodeId` is the node the caller's certificate names: it, not
+   * what the hello says, decides whose session this is (absent only on servers without TLS).
+   */
+  session(call: Call, peerNodeId?: string): void {
     if (!this.active) {
       call.emit("error", { code: grpcStatus.UNAVAILABLE, details: "this manager is not the leader" });
       return;
@@ -98,7 +101,7 @@ export class Dispatcher {
     let session: Session | undefined;
     call.on("data", (m: AgentMessage) => {
       try {
-        if (m.msg?.$case === "hello") session = this.hello(call, m.msg.value.nodeId, m.msg.value.addr, m.msg.value.description);
+        if (m.msg?.$case === "hello") session = this.hello(call, peerNodeId ?? m.msg.value.nodeId, m.msg.value.addr, m.msg.value.description);
         else if (!session) throw new Error("the first message of a session must be hello");
         else if (m.msg?.$case === "heartbeat") this.seen(session);
         else if (m.msg?.$case === "statuses") {

@@ -200,18 +200,49 @@ int cgroup_load(struct cgroups *cg, const char *file, struct rt_error *err) {
   return 0;
 }
 
+/* Whether the calling process sits below the root of the hierarchy mounted at CG_ROOT/name (or at
+   CG_ROOT itself for "", a pure v2 host), from /proc/self/cgroup ("ID:CONTROLLERS:PATH" lines). */
+static int below_root(const char *selfcg, const char *name) {
+  char buf[4096], want[256];
+  snprintf(buf, sizeof buf, "%s", selfcg);
+  for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c2) continue;
+    *c2 = 0;
+    const char *ctrls = c1 + 1, *path = c2 + 1;
+    int match;
+    if (!name[0] || !strcmp(name, "unified")) match = !ctrls[0];
+    else if (!strcmp(name, "systemd")) match = !strcmp(ctrls, "name=systemd");
+    else {
+      match = 0; /* a mount named for one or more controllers (cpu, cpu,cpuacct) */
+      snprintf(want, sizeof want, "%s", name);
+      for (char *s2 = NULL, *t = strtok_r(want, ",", &s2); t && !match; t = strtok_r(NULL, ",", &s2)) {
+        char have[256];
+        snprintf(have, sizeof have, "%s", ctrls);
+        for (char *s3 = NULL, *h = strtok_r(have, ",", &s3); h; h = strtok_r(NULL, ",", &s3))
+          if (!strcmp(h, t)) match = 1;
+      }
+    }
+    if (match) return strcmp(path, "/") != 0;
+  }
+  return 1; /* not listed: move, to be sure */
+}
+
 void cgroup_move_to_roots(pid_t pid) {
-  char v[32], path[PATH_MAX];
+  char v[32], path[PATH_MAX], selfcg[4096];
   snprintf(v, sizeof v, "%d", (int)pid);
+  /* Writing cgroup.procs waits for an RCU grace period (10 to 20 ms here) even when nothing
+     moves: only hierarchies where the process is below the root are written. */
+  if (read_file("/proc/self/cgroup", selfcg, sizeof selfcg) < 0) selfcg[0] = 0;
   DIR *d = opendir(CG_ROOT);
   if (!d) return;
   struct rt_error ignored;
-  if (exists(CG_ROOT "/cgroup.procs")) write_file(CG_ROOT "/cgroup.procs", v, &ignored);
+  if (exists(CG_ROOT "/cgroup.procs") && below_root(selfcg, "")) write_file(CG_ROOT "/cgroup.procs", v, &ignored);
   for (struct dirent *e; (e = readdir(d));) {
     if (e->d_name[0] == '.') continue;
     snprintf(path, sizeof path, CG_ROOT "/%s/cgroup.procs", e->d_name);
     /* Failing here only means the shim shares the caller's cgroup in that hierarchy. */
-    if (exists(path)) write_file(path, v, &ignored);
+    if (exists(path) && below_root(selfcg, e->d_name)) write_file(path, v, &ignored);
   }
   closedir(d);
 }

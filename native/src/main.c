@@ -15,13 +15,14 @@
 #include "exec.h"
 #include "netns.h"
 #include "shim.h"
+#include "spawner.h"
 #include "spec.h"
 #include "statefile.h"
 
 static int usage(void) {
   fputs("usage: shoal-runtime run SPEC | start SPEC STATEDIR | state STATEDIR | kill STATEDIR SIGNAL |\n"
         "       delete [--keep-log] STATEDIR | exec STATEDIR|PID [--env K=V] [--cwd D] [--user U[:G]] -- CMD... |\n"
-        "       netns-create PATH | netns-delete PATH\n",
+        "       netns-create PATH | netns-delete PATH | spawner\n",
         stderr);
   return 2;
 }
@@ -173,6 +174,7 @@ static int cmd_exec(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   struct rt_error err;
+  if (argc == 2 && !strcmp(argv[1], "spawner")) return spawner_main();
   if (argc < 3) return usage();
   const char *cmd = argv[1];
   if (!strcmp(cmd, "run") && argc == 3) return cmd_run(argv[2]);

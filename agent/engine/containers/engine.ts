@@ -94,7 +94,7 @@ export class ContainerEngine {
     const dir = this.store.dir(id);
     mkdirSync(join(dir, "fs", "upper"), { recursive: true, mode: 0o755 });
     mkdirSync(join(dir, "fs", "work"), { recursive: true, mode: 0o700 });
-    this.store.save(rec);
+    await this.store.saveDurable(rec); // a container the caller was told of survives a power loss
     return rec;
   }
 
@@ -103,9 +103,11 @@ export class ContainerEngine {
     const rec = this.store.get(ref);
     if (rec.state.status === "running") return;
     this.cancelRestart(rec.id);
+    const wasStopped = rec.stoppedByUser;
     rec.stoppedByUser = false;
     rec.restartCount = 0;
     this.backoffAttempt.delete(rec.id);
+    if (wasStopped) await this.store.saveDurable(rec); // the user's start undoes their stop, also after a power loss
     await this.launch(rec);
   }
 
@@ -263,7 +265,7 @@ export class ContainerEngine {
   async stop(ref: string, timeoutS?: number): Promise<void> {
     const rec = this.store.get(ref);
     rec.stoppedByUser = true;
-    this.store.save(rec);
+    await this.store.saveDurable(rec); // no restart policy brings it back, even after a power loss
     if (rec.state.status === "restarting") {
       this.cancelRestart(rec.id);
       rec.state.status = "exited";
@@ -292,7 +294,7 @@ export class ContainerEngine {
     const sig = signal.toUpperCase().startsWith("SIG") ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
     if (["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT"].includes(sig)) {
       rec.stoppedByUser = true;
-      this.store.save(rec);
+      await this.store.saveDurable(rec);
     }
     const exited = sig === "SIGKILL" ? this.nextExit(rec.id, 30_000) : undefined;
     await this.d.runtime.kill(this.stateDir(rec.id), sig);
@@ -310,7 +312,7 @@ export class ContainerEngine {
     if (active && !force) throw precondition(`cannot remove running container ${rec.name}: stop it first or use rm -f`);
     if (active) {
       rec.stoppedByUser = true;
-      this.store.save(rec);
+      await this.store.saveDurable(rec);
       if (rec.state.status === "running") {
         const exited = this.nextExit(rec.id, 30_000);
         await this.d.runtime.kill(this.stateDir(rec.id), "SIGKILL").catch(() => undefined);
@@ -363,10 +365,20 @@ export class ContainerEngine {
     };
   }
 
+  /** Resolves once the container's log followers have all left (5 s at most): each leaving says so. */
   private async drainFollowers(id: string): Promise<void> {
-    const deadline = Date.now() + 5000;
-    while ((this.followers.get(id) ?? 0) > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
+    if ((this.followers.get(id) ?? 0) > 0) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          if ((this.followers.get(id) ?? 0) > 0 && !expired) return;
+          clearTimeout(timer);
+          this.events.off(`followers:${id}`, done);
+          resolve();
+        };
+        let expired = false;
+        const timer = setTimeout(() => ((expired = true), done()), 5000);
+        this.events.on(`followers:${id}`, done);
+      });
     }
     this.followers.delete(id);
   }

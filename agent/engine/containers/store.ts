@@ -1,14 +1,20 @@
 // Container records on disk, one directory per container, each record replaced atomically so a
-// daemon killed at any moment finds either the old or the new state.
+// daemon killed at any moment finds either the old or the new state. Only what a power loss must
+// not undo is flushed to the disk (saveDurable): that a container exists, and a user's stop or
+// start; what ran with which pid is not, since after a power loss nothing runs any more.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerConfig } from "../../../proto/gen/engine.js";
-import { writeFileAtomic } from "../store/atomic.js";
+import { replaceFile, writeFileDurable } from "../store/atomic.js";
 import { conflict, invalid, notFound } from "../errors.js";
 import type { ContainerRecord } from "./record.js";
 
 export class ContainerStore {
   private byId = new Map<string, ContainerRecord>();
+  /** Writes of each record so far: a durable write overtaken by a later one does not undo it. */
+  private writes = new Map<string, number>();
+  /** all()'s answer until a record comes or goes. */
+  private sorted?: ContainerRecord[];
 
   constructor(readonly root: string) {
     mkdirSync(root, { recursive: true, mode: 0o700 });
@@ -28,23 +34,51 @@ export class ContainerStore {
     return join(this.root, id);
   }
 
+  /** Newest first. The same array until a container is added or removed: callers must not change it. */
   all(): ContainerRecord[] {
-    return [...this.byId.values()].sort((a, b) => b.created.localeCompare(a.created));
+    this.sorted ??= [...this.byId.values()].sort((a, b) => b.created.localeCompare(a.created));
+    return this.sorted;
   }
 
   save(rec: ContainerRecord): void {
-    mkdirSync(this.dir(rec.id), { recursive: true, mode: 0o700 });
-    writeFileAtomic(join(this.dir(rec.id), "container.json"), JSON.stringify({ ...rec, config: ContainerConfig.toJSON(rec.config) }));
-    this.byId.set(rec.id, rec);
+    this.put(rec);
+    replaceFile(this.file(rec.id), this.encode(rec));
+  }
+
+  /** Saves and flushes to the disk; resolves once a power loss can no longer undo this state. */
+  async saveDurable(rec: ContainerRecord): Promise<void> {
+    const n = this.put(rec);
+    await writeFileDurable(this.file(rec.id), this.encode(rec), () => this.writes.get(rec.id) !== n);
   }
 
   delete(id: string): void {
     this.byId.delete(id);
+    this.writes.delete(id);
+    this.sorted = undefined;
     rmSync(this.dir(id), { recursive: true, force: true });
   }
 
   nameTaken(name: string): ContainerRecord | undefined {
-    return [...this.byId.values()].find((c) => c.name === name);
+    for (const c of this.byId.values()) if (c.name === name) return c;
+    return undefined;
+  }
+
+  private file(id: string): string {
+    return join(this.dir(id), "container.json");
+  }
+
+  private encode(rec: ContainerRecord): string {
+    return JSON.stringify({ ...rec, config: ContainerConfig.toJSON(rec.config) });
+  }
+
+  private put(rec: ContainerRecord): number {
+    const had = this.byId.get(rec.id);
+    if (!had) mkdirSync(this.dir(rec.id), { recursive: true, mode: 0o700 });
+    if (had !== rec) this.sorted = undefined;
+    this.byId.set(rec.id, rec);
+    const n = (this.writes.get(rec.id) ?? 0) + 1;
+    this.writes.set(rec.id, n);
+    return n;
   }
 
   /** Finds a container by full id, name, or unique id prefix (as docker does). */

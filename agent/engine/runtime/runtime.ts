@@ -1,9 +1,10 @@
 // The engine's calls into the native runtime (native/build/shoal-runtime); see docs/runtime.md.
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runtimeBinary } from "./binary.js";
 import { writeSpec, type ContainerSpec } from "./spec.js";
+import { spawnRun } from "./spawner.js";
 
 export interface ContainerState {
   status: "running" | "stopped";
@@ -14,14 +15,13 @@ export interface ContainerState {
   oomKilled?: boolean;
 }
 
-/** Runs the runtime; rejects with its one-line error (the failing step and errno). */
-function call(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(runtimeBinary(), args, { encoding: "utf8" }, (err, stdout, stderr) => {
-      if (err) reject(new Error(stderr.trim() || `shoal-runtime ${args[0]}: ${err.message}`));
-      else resolve(stdout);
-    });
-  });
+/** Runs the runtime (through the spawner: no fork of the daemon); rejects with its one-line error (the failing step and errno). */
+async function call(args: string[]): Promise<string> {
+  const bin = runtimeBinary();
+  const r = await spawnRun(bin, args);
+  if (r.code === 0) return r.stdout.toString();
+  const why = r.error ? `spawn ${bin} ${r.error}` : `Command failed: ${bin} ${args.join(" ")}`;
+  throw new Error(r.stderr.toString().trim() || `shoal-runtime ${args[0]}: ${why}`);
 }
 
 /** Creates and starts the container under a detached shim; resolves once its process has exec'd. */

@@ -13,6 +13,32 @@ export enum RecordType {
   Entry = 1,
   HardState = 2,
   SnapshotMarker = 3,
+  // Encryption at rest: the same payloads sealed by the member's RecordSealer. The type is the
+  // format flag, so a log written before encryption (types 1-2) still replays.
+  SealedEntry = 4,
+  SealedHardState = 5,
+}
+
+/**
+ * Seals and opens record payloads (AES-GCM in manager/ca/encryption.ts); `context` names the
+ * kind of record and is authenticated with it. decrypt throws on a record that does not open.
+ */
+export interface RecordSealer {
+  encrypt(plain: Uint8Array, context: string): Buffer;
+  decrypt(sealed: Uint8Array, context: string): Buffer;
+}
+
+/** What each sealed type holds once opened, and the context it was sealed under. */
+export const SEALED: ReadonlyMap<RecordType, { plain: RecordType; context: string }> = new Map([
+  [RecordType.SealedEntry, { plain: RecordType.Entry, context: "raft-entry" }],
+  [RecordType.SealedHardState, { plain: RecordType.HardState, context: "raft-hardstate" }],
+]);
+
+/** A record of `type` with `payload`, sealed when the log is encrypted (markers, index and term only, stay clear). */
+export function makeRecord(type: RecordType.Entry | RecordType.HardState, payload: Uint8Array, sealer: RecordSealer | undefined): Record {
+  if (!sealer) return { type, payload };
+  const sealed = type === RecordType.Entry ? RecordType.SealedEntry : RecordType.SealedHardState;
+  return { type: sealed, payload: sealer.encrypt(payload, SEALED.get(sealed)!.context) };
 }
 
 export interface Record {
@@ -61,7 +87,7 @@ export function decodeRecord(buf: Buffer, off: number): Decoded {
   const type = buf.readUInt32LE(off + 4);
   const length = buf.readUInt32LE(off + 8);
   if (length > MAX_RECORD_BYTES) return { ok: false, why: `implausible length ${length}` };
-  if (type < RecordType.Entry || type > RecordType.SnapshotMarker) return { ok: false, why: `unknown record type ${type}` };
+  if (type < RecordType.Entry || type > RecordType.SealedHardState) return { ok: false, why: `unknown record type ${type}` };
   const end = off + HEADER_BYTES + length;
   if (end > buf.length) return { ok: false, why: `payload cut short (${buf.length - off - HEADER_BYTES} of ${length} bytes)` };
   const payload = buf.subarray(off + HEADER_BYTES, end);

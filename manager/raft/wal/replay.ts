@@ -2,7 +2,7 @@
 // and refusing to start on damage anywhere else rather than silently drop acknowledged data.
 import { join } from "node:path";
 import { Entry, HardState } from "../../../proto/gen/raft.js";
-import { decodeMarker, RecordType } from "./record.js";
+import { decodeMarker, RecordType, SEALED, type RecordSealer } from "./record.js";
 import { scanSegment, zeroRange, type SegmentName } from "./segment.js";
 
 /** What replay found: the newest hard state, every snapshot marker, and the live log. */
@@ -15,12 +15,23 @@ export interface WalState {
 
 export class WalCorruptError extends Error {}
 
-/** Replays `segments` (oldest first); returns the state and where the last segment's records end. */
-export function replay(dir: string, segments: SegmentName[], log: (line: string) => void): { state: WalState; tail: { validBytes: number; size: number } } {
+/**
+ * A record that passed its checksum but does not open under the member's data key: the key is
+ * another one, or the record was changed on purpose. The member stops rather than skip it.
+ */
+export class WalDecryptError extends WalCorruptError {}
+
+/**
+ * Replays `segments` (oldest first); returns the state and where the last segment's records end.
+ * With `sealer`, sealed records are opened; clear ones are accepted only before the first sealed
+ * one (a log from before encryption was turned on), never after it.
+ */
+export function replay(dir: string, segments: SegmentName[], log: (line: string) => void, sealer?: RecordSealer): { state: WalState; tail: { validBytes: number; size: number } } {
   let hardState: HardState = { term: 0, vote: 0, commit: 0 };
   const markers: WalState["markers"] = [];
   let entries: Entry[] = [];
   let tail = { validBytes: 0, size: 0 };
+  let sawSealed = false;
   segments.forEach((seg, i) => {
     const path = join(dir, seg.file);
     const scan = scanSegment(path);
@@ -37,7 +48,8 @@ export function replay(dir: string, segments: SegmentName[], log: (line: string)
       zeroRange(path, d.offset, d.dirtyBytes);
     }
     tail = { validBytes: scan.validBytes, size: scan.size };
-    for (const r of scan.records) {
+    for (const sealedOrNot of scan.records) {
+      const r = open(path, sealedOrNot);
       if (r.type === RecordType.HardState) hardState = HardState.decode(r.payload);
       else if (r.type === RecordType.SnapshotMarker) {
         const m = decodeMarker(r.payload);
@@ -59,4 +71,19 @@ export function replay(dir: string, segments: SegmentName[], log: (line: string)
     }
   });
   return { state: { hardState, markers, entries }, tail };
+
+  function open(path: string, r: { type: RecordType; payload: Buffer }): { type: RecordType; payload: Buffer } {
+    const sealed = SEALED.get(r.type);
+    if (!sealed) {
+      if (sawSealed && r.type !== RecordType.SnapshotMarker) throw new WalDecryptError(`wal: ${path} holds a record in clear after encrypted ones: the log was changed; restore this member's data dir from a backup`);
+      return r;
+    }
+    sawSealed = true;
+    if (!sealer) throw new WalDecryptError(`wal: ${path} is encrypted and no data key was given: start the member with its data key`);
+    try {
+      return { type: sealed.plain, payload: sealer.decrypt(r.payload, sealed.context) };
+    } catch (err) {
+      throw new WalDecryptError(`wal: ${path}: ${(err as Error).message}; the member's data key is not the one its log was written with, or the log was changed: restore the data dir and its key file together`);
+    }
+  }
 }

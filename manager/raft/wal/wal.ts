@@ -5,7 +5,7 @@
 import { close, closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, write } from "node:fs";
 import { join } from "node:path";
 import { Entry, HardState } from "../../../proto/gen/raft.js";
-import { encodeMarker, encodeRecords, RecordType, type Record } from "./record.js";
+import { encodeMarker, encodeRecords, makeRecord, RecordType, type Record, type RecordSealer } from "./record.js";
 import { replay, type WalState } from "./replay.js";
 import { parseSegmentName, segmentFileName, zeroFill, type SegmentName } from "./segment.js";
 
@@ -16,6 +16,8 @@ export interface WalOptions {
   segmentBytes?: number;
   /** Where recovery reports what it repaired. */
   log?: (line: string) => void;
+  /** Encryption at rest: entries and hard states are written sealed, and opened on replay. */
+  sealer?: RecordSealer;
 }
 
 /** The next segment, zero-filled in the background once the current one is half full. */
@@ -49,6 +51,7 @@ export class Wal {
   private writtenMarker?: { index: number; term: number };
   private readonly segmentBytes: number;
   private readonly log: (line: string) => void;
+  private readonly sealer?: RecordSealer;
 
   private constructor(
     private readonly dir: string,
@@ -58,6 +61,7 @@ export class Wal {
   ) {
     this.segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     this.log = opts.log ?? ((line) => console.error(line));
+    this.sealer = opts.sealer;
     this.hardState = this.writtenHardState = state.hardState;
     this.marker = this.writtenMarker = state.markers.at(-1);
     this.queuedLastIndex = this.writtenLastIndex = state.entries.at(-1)?.index ?? this.marker?.index ?? 0;
@@ -73,7 +77,7 @@ export class Wal {
       .map(parseSegmentName)
       .filter((s): s is SegmentName => s !== undefined)
       .sort((a, b) => a.seq - b.seq);
-    const { state, tail } = replay(dir, segments, log);
+    const { state, tail } = replay(dir, segments, log, opts.sealer);
     const wal = new Wal(dir, segments, state, opts);
     if (segments.length === 0) {
       const first = { seq: 1, firstIndex: wal.queuedLastIndex + 1, file: segmentFileName(1, wal.queuedLastIndex + 1) };
@@ -97,7 +101,7 @@ export class Wal {
   save(hardState: HardState | undefined, entries: Entry[], sync = true): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     if (entries.length > 0) {
-      for (const e of entries) this.pending.push({ type: RecordType.Entry, payload: Entry.encode(e).finish() });
+      for (const e of entries) this.pending.push(makeRecord(RecordType.Entry, Entry.encode(e).finish(), this.sealer));
       this.pendingFirstIndex = Math.min(this.pendingFirstIndex ?? Infinity, entries[0]!.index);
       this.queuedLastIndex = entries.at(-1)!.index;
     }
@@ -173,7 +177,7 @@ export class Wal {
   /** Writes everything queued as one durable write, starting a new segment first if it would not fit. */
   private async writeBatch(): Promise<void> {
     if (this.hardStateDirty) {
-      this.pending.push({ type: RecordType.HardState, payload: HardState.encode(this.hardState).finish() });
+      this.pending.push(makeRecord(RecordType.HardState, HardState.encode(this.hardState).finish(), this.sealer));
       this.hardStateDirty = false;
     }
     if (this.pending.length === 0) return;
@@ -202,7 +206,7 @@ export class Wal {
   private segmentHead(): Record[] {
     const head: Record[] = [];
     if (this.writtenMarker) head.push({ type: RecordType.SnapshotMarker, payload: encodeMarker(this.writtenMarker.index, this.writtenMarker.term) });
-    head.push({ type: RecordType.HardState, payload: HardState.encode(this.writtenHardState).finish() });
+    head.push(makeRecord(RecordType.HardState, HardState.encode(this.writtenHardState).finish(), this.sealer));
     return head;
   }
 

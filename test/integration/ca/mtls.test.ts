@@ -118,7 +118,7 @@ beforeAll(async () => {
     },
   };
   const dispatcherImpl: Partial<DispatcherServer> = {
-    join: (call, cb) => cb(null, { nodeId: "new", clusterId: CLUSTER, role: W, managers: [], raftId: 0, raftMembers: [] }),
+    join: (call, cb) => cb(null, { nodeId: "new", clusterId: CLUSTER, role: W, managers: [], raftId: 0, raftMembers: [], certificate: "", rootCa: "" }),
     leave: (_call, cb) => cb(null, {}),
   };
   server = new Server();

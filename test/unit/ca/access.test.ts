@@ -69,6 +69,19 @@ const node = (id: string, role: NodeRole, raftId = 0): Node => ({
 });
 
 describe("the node registry", () => {
+  it("with selfId, knows nothing until the store lists that node (a joining manager's empty store)", async () => {
+    const store = new MemoryStore();
+    const registry = new NodeRegistry();
+    const off = registry.follow(store, "m2");
+    expect(registry.known).toBe(false);
+    await store.update((tx) => tx.create("node", node("m1", NodeRole.NODE_ROLE_MANAGER, 7)));
+    expect(registry.known).toBe(false);
+    await store.update((tx) => tx.create("node", node("m2", NodeRole.NODE_ROLE_MANAGER, 8)));
+    expect(registry.known).toBe(true);
+    expect(registry.member("m1")).toEqual(asManager);
+    off();
+  });
+
   it("follows the store: a removed or demoted node is seen as soon as the write returns", async () => {
     const store = new MemoryStore();
     await store.update((tx) => {

@@ -73,6 +73,17 @@ describe("sealed secrets", () => {
     expect(() => openSecret(text, "SWMKEY-1-short")).toThrow(/invalid unlock key/);
   });
 
+  it("take the unlock key in its one spelling: the last character's spare bits count", () => {
+    const key = newUnlockKey();
+    const text = sealSecret(secret, key);
+    // 32 bytes are 43 base64url characters; the last carries 4 bits and 2 that decoders ignore.
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const last = alphabet.indexOf(key.at(-1)!);
+    const twin = key.slice(0, -1) + alphabet[last ^ 1];
+    expect(() => openSecret(text, twin)).toThrow(/invalid unlock key/);
+    expect(openSecret(text, ` ${key}\n`)).toEqual(secret);
+  });
+
   it("refuse a damaged key file", () => {
     const text = sealSecret(secret, newUnlockKey());
     expect(() => openSecret(text.slice(0, 20))).toThrow(DecryptError);

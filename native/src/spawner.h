@@ -1,0 +1,9 @@
+/* A long-lived process that starts other programs for the daemon. Forking a Node daemon costs
+   time proportional to its memory and blocks its one thread; forking this small process does
+   not. Requests and answers are frames on stdin and stdout (docs/runtime.md, "The spawner"). */
+#ifndef SHOAL_SPAWNER_H
+#define SHOAL_SPAWNER_H
+
+/* Serves requests until stdin closes; returns the process's exit code. */
+int spawner_main(void);
+#endif
