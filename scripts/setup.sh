@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "setup: run as root (Shoal creates namespaces, cgroups and mounts)" >&2; exit 1; }
 
 packages=(iproute2 nftables busybox-static etcd-server etcd-client protobuf-compiler gcc make libc6-dev
-  libseccomp-dev pkg-config docker-registry apache2-utils curl tmux runc crun util-linux procps)
+  libseccomp-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler pkg-config docker-registry apache2-utils curl tmux runc crun util-linux procps)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -18,7 +18,7 @@ import { followAutolock } from "../../manager/ca/autolock.js";
 import { NodeCertificates } from "../../manager/ca/certificates.js";
 import { clusterChannel, clusterServerCredentials, peerIdentity, type ClusterChannel } from "../../manager/ca/credentials.js";
 import { createNodeKey } from "../../manager/ca/csr.js";
-import { LockedError, newUnlockKey } from "../../manager/ca/encryption.js";
+import { LockedError, newUnlockKey, recordCipher } from "../../manager/ca/encryption.js";
 import { CertificateRenewer } from "../../manager/ca/renewer.js";
 import { requestKeyDigest, RootCA } from "../../manager/ca/root-ca.js";
 import { checkNodeCertValidity } from "../../manager/ca/signer.js";
@@ -377,7 +377,7 @@ export class SwarmNode {
 
   private async startManager(s: SwarmState, initialMembers?: Map<number, Member>, joinMembers?: Map<number, Member>): Promise<void> {
     const keys = this.keys!;
-    const m = new Manager({ nodeId: s.nodeId, raftId: s.raftId, dataDir: raftDir(this.dir()), addr: s.addr, server: this.server!, initialMembers, joinMembers, etcd: s.etcd, certs: keys.certs, log: this.log });
+    const m = new Manager({ nodeId: s.nodeId, raftId: s.raftId, dataDir: raftDir(this.dir()), addr: s.addr, server: this.server!, initialMembers, joinMembers, etcd: s.etcd, certs: keys.certs, sealer: s.etcd ? undefined : recordCipher(keys.dataKey()), log: this.log });
     this.manager = m;
     await m.start();
     this.dispatcher = dispatcherServer(m);

@@ -15,6 +15,7 @@ import { Dispatcher } from "../dispatcher/dispatcher.js";
 import { RoleManager } from "../roles/roles.js";
 import { EtcdBackend, type EtcdBackendOptions } from "../store/etcd/backend.js";
 import type { NodeCertificates } from "../ca/certificates.js";
+import type { RecordSealer } from "../raft/wal/record.js";
 import { clusterChannel, nodeChannel, PLAINTEXT_CHANNEL, type ClusterChannel } from "../ca/credentials.js";
 
 export interface ManagerOptions {
@@ -35,6 +36,8 @@ export interface ManagerOptions {
   certs?: NodeCertificates;
   /** Keep the state in etcd instead of the embedded Raft store. */
   etcd?: Omit<EtcdBackendOptions, "addr" | "log">;
+  /** Encryption at rest of the Raft log and snapshots (the member's data key). */
+  sealer?: RecordSealer;
   log?: (line: string) => void;
 }
 
@@ -81,6 +84,9 @@ export class Manager {
         joinMembers: o.joinMembers,
         server: o.server,
         channelCredentials: this.channel.credentials,
+        sealer: o.sealer,
+        // Out of the Ready loop: taking over starts a read and the control loops.
+        onLeadershipChange: () => queueMicrotask(() => this.checkLeadership()),
         log: this.log,
       });
     }
@@ -94,8 +100,9 @@ export class Manager {
       return;
     }
     await this.raft!.start();
-    // The Raft member has no leadership callback; a 10 ms look is cheap and keeps the core untouched.
-    this.watch = setInterval(() => this.checkLeadership(), 10);
+    // The member tells of each change (onLeadershipChange); the slow look is a backstop only.
+    this.checkLeadership();
+    this.watch = setInterval(() => this.checkLeadership(), 1000);
   }
 
   /**
@@ -170,7 +177,7 @@ export class Manager {
   }
 
   private checkLeadership(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.raft) return;
     const leads = this.raft!.status().role === Role.Leader;
     if (leads && !this.leading) void this.takeOver();
     else if (!leads && this.leading) this.stepDown();

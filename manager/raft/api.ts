@@ -4,6 +4,7 @@ import type { ChannelCredentials, Server, ServerCredentials } from "@grpc/grpc-j
 import type { Entry } from "../../proto/gen/raft.js";
 import type { Role } from "./core/index.js";
 import type { MemberInfo } from "./envelope.js";
+import type { RecordSealer } from "./wal/record.js";
 
 /** The replicated application. apply() sees each committed entry once, in index order. */
 export interface StateMachine {
@@ -35,6 +36,8 @@ export interface RaftNodeOptions {
   server?: Server;
   channelCredentials?: ChannelCredentials;
   log?: (line: string) => void;
+  /** Encryption at rest: the log's entries and hard states and the snapshot files are sealed with it. */
+  sealer?: RecordSealer;
   /** Called whenever this member's role or the leader it knows changes (from the Ready loop: keep it short). */
   onLeadershipChange?: (change: { role: Role; leader: number }) => void;
 }

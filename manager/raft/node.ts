@@ -46,7 +46,7 @@ export class RaftNode {
   /** WAL writes a leader's Readies left running (handleLeaderReady). */
   private writesUnderWay = 0;
   private fatal?: Error;
-  private readonly o: Required<Omit<RaftNodeOptions, "initialMembers" | "joinMembers" | "server" | "serverCredentials" | "channelCredentials" | "onLeadershipChange">> & RaftNodeOptions;
+  private readonly o: Required<Omit<RaftNodeOptions, "initialMembers" | "joinMembers" | "server" | "serverCredentials" | "channelCredentials" | "onLeadershipChange" | "sealer">> & RaftNodeOptions;
 
   constructor(opts: RaftNodeOptions) {
     this.o = {
@@ -59,7 +59,7 @@ export class RaftNode {
       log: (l: string) => console.error(l),
       ...definedOnly(opts),
     };
-    this.snapshotter = new Snapshotter(join(opts.dataDir, "snap"), this.o.log);
+    this.snapshotter = new Snapshotter(join(opts.dataDir, "snap"), this.o.log, opts.sealer);
     this.transport = new Transport({
       channelCredentials: opts.channelCredentials,
       log: this.o.log,
@@ -83,7 +83,7 @@ export class RaftNode {
   /** Recovers from disk (or bootstraps), starts the transport and the tick timer. */
   async start(): Promise<void> {
     this.storage = new MemoryStorage();
-    const { wal, state } = await Wal.open(join(this.o.dataDir, "wal"), { log: this.o.log });
+    const { wal, state } = await Wal.open(join(this.o.dataDir, "wal"), { log: this.o.log, sealer: this.o.sealer });
     this.wal = wal;
     let snap = this.snapshotter.loadNewest();
     const fresh = !snap && state.entries.length === 0 && state.hardState.term === 0;

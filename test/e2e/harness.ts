@@ -1,7 +1,7 @@
 // A lab cluster for end-to-end tests: the real `shoal lab`, real daemons in their own network
 // namespaces, the CLI run on a host as a user would (`shoal lab exec HOST -- shoal ...`), and the
 // Control API read from outside to wait for convergence.
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
@@ -50,6 +50,17 @@ export class Cluster {
     if (!h.pid) throw new Error(`${h.name} is not running`);
     const r = spawnSync("nsenter", ["--target", String(h.pid), "--net", "--mount", "--uts", "--", "env", `SHOAL_HOST=unix://${HOST_SOCKET}`, process.execPath, CLI, ...args], { encoding: "utf8", timeout: 120_000 });
     return { code: r.status ?? 137, out: r.stdout ?? "", err: r.stderr ?? "" };
+  }
+
+  /** Like shoal(), without blocking this process: for a test that serves the host something meanwhile. */
+  shoalAsync(short: string, ...args: string[]): Promise<Run> {
+    const h = findHost(this.lab, this.host(short));
+    if (!h.pid) throw new Error(`${h.name} is not running`);
+    return new Promise((resolve) => {
+      execFile("nsenter", ["--target", String(h.pid), "--net", "--mount", "--uts", "--", "env", `SHOAL_HOST=unix://${HOST_SOCKET}`, process.execPath, CLI, ...args], { encoding: "utf8", timeout: 120_000 }, (err, out, errOut) =>
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : 137) : 0, out, err: errOut }),
+      );
+    });
   }
 
   /** Like shoal(), but throws with the CLI's own error when it fails. */

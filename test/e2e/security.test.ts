@@ -208,7 +208,7 @@ describe("joining (acceptance 1 and 3)", () => {
       c.ok("w2", "swarm", "leave");
       c.ok("m1", "node", "rm", old);
       const token = c.ok("m1", "swarm", "join-token", "-q", "worker").trim();
-      refused(c.shoal("w2", "swarm", "join", "--token", token, `${c.lab.gateway}:${port}`), /root CA does not match the join token/);
+      refused(await c.shoalAsync("w2", "swarm", "join", "--token", token, `${c.lab.gateway}:${port}`), /root CA does not match the join token/);
       expect(joins).toBe(0);
       c.ok("w2", "swarm", "join", "--token", token, m1Addr());
     } finally {

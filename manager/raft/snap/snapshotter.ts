@@ -6,6 +6,13 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { Snapshot } from "../../../proto/gen/raft.js";
 import { syncDir } from "../wal/index.js";
+import type { RecordSealer } from "../wal/record.js";
+
+/** The context a sealed snapshot body is authenticated under. */
+const SNAPSHOT_CONTEXT = "raft-snapshot";
+
+/** A snapshot file that passes its checksum but does not open under the member's data key. */
+export class SnapshotDecryptError extends Error {}
 
 const NAME = /^snap-([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
 
@@ -13,6 +20,8 @@ export class Snapshotter {
   constructor(
     private readonly dir: string,
     private readonly log: (line: string) => void = (l) => console.error(l),
+    /** With a sealer, bodies are written sealed and must open on load (the checksum covers the sealed bytes). */
+    private readonly sealer?: RecordSealer,
   ) {
     mkdirSync(dir, { recursive: true });
   }
@@ -20,7 +29,8 @@ export class Snapshotter {
   /** Writes `snap` durably; the file is complete or absent after a crash. Async, so a large state does not stall the caller's event loop. */
   async save(snap: Snapshot): Promise<string> {
     const meta = snap.metadata!;
-    const body = Buffer.from(Snapshot.encode(snap).finish());
+    const plain = Snapshot.encode(snap).finish();
+    const body = this.sealer ? this.sealer.encrypt(plain, SNAPSHOT_CONTEXT) : Buffer.from(plain);
     const head = Buffer.alloc(4);
     head.writeUInt32LE(crc32(body), 0);
     const name = `snap-${hex(meta.term)}-${hex(meta.index)}.snap`;
@@ -46,7 +56,13 @@ export class Snapshotter {
         this.log(`snap: ${join(this.dir, f.name)} fails its checksum; skipping it for an older snapshot`);
         continue;
       }
-      return Snapshot.decode(buf.subarray(4));
+      if (!this.sealer) return Snapshot.decode(buf.subarray(4));
+      try {
+        return Snapshot.decode(this.sealer.decrypt(buf.subarray(4), SNAPSHOT_CONTEXT));
+      } catch (err) {
+        // Not skipped for an older one: a wrong key opens none of them, and tampering must stop the member.
+        throw new SnapshotDecryptError(`snap: ${join(this.dir, f.name)}: ${(err as Error).message}; restore the data dir and its key file together`);
+      }
     }
     return undefined;
   }

@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Snapshotter } from "../../../manager/raft/snap/index.js";
+import { newDataKey, recordCipher } from "../../../manager/ca/encryption.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -47,5 +48,27 @@ describe("Snapshotter", () => {
     writeFileSync(join(dir, "snap-x.snap.tmp"), "half");
     s.purge(2);
     expect(readdirSync(dir).sort()).toEqual([`snap-${"2".padStart(16, "0")}-${"4".padStart(16, "0")}.snap`, `snap-${"2".padStart(16, "0")}-${"5".padStart(16, "0")}.snap`]);
+  });
+});
+
+describe("Snapshotter, encrypted at rest", () => {
+  const sealed = (key: Buffer) => {
+    const dir = mkdtempSync(join(tmpdir(), "shoal-snap-"));
+    dirs.push(dir);
+    return { s: new Snapshotter(dir, () => undefined, recordCipher(key)), dir };
+  };
+
+  it("writes no state in clear and reads it back with the same key", async () => {
+    const key = newDataKey();
+    const { s, dir } = sealed(key);
+    const name = await s.save(snap(10));
+    expect(readFileSync(join(dir, name)).includes(Buffer.from("state@10"))).toBe(false);
+    expect(Buffer.from(new Snapshotter(dir, () => undefined, recordCipher(key)).loadNewest()!.data).toString()).toBe("state@10");
+  });
+
+  it("refuses to load under another key rather than fall back to an older snapshot", async () => {
+    const { s, dir } = sealed(newDataKey());
+    await s.save(snap(10));
+    expect(() => new Snapshotter(dir, () => undefined, recordCipher(newDataKey())).loadNewest()).toThrow(/restore the data dir and its key file together/);
   });
 });
