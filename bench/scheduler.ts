@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
+import { createNodeKey } from "../manager/ca/csr.js";
 import { ControlClient, DispatcherClient } from "../proto/gen/swarm.js";
 import { freePort } from "../test/support/cluster/managers.js";
 import { SimAgent } from "../test/support/cluster/sim-agent.js";
@@ -81,10 +82,12 @@ class Managers {
 async function joinNodes(addr: string, token: string, n: number, prefix: string): Promise<string[]> {
   const d = new DispatcherClient(addr, credentials.createInsecure());
   const ids: string[] = [];
+  // One key for every simulated node: each join still gets its own certificate signed.
+  const { csrPem } = await createNodeKey();
   for (let i = 0; i < n; i += 200) {
     const batch = await Promise.all(
       Array.from({ length: Math.min(200, n - i) }, (_, j) =>
-        call<{ nodeId: string }>(d, "join", { token, addr: "127.0.0.1:1", description: { hostname: `${prefix}${i + j}`, resources: { nanoCpus: 4e9, memoryBytes: 8 * 2 ** 30 }, platform: { architecture: "x86_64", os: "linux" }, engine: { engineVersion: "sim", labels: {} } } }),
+        call<{ nodeId: string }>(d, "join", { token, addr: "127.0.0.1:1", description: { hostname: `${prefix}${i + j}`, resources: { nanoCpus: 4e9, memoryBytes: 8 * 2 ** 30 }, platform: { architecture: "x86_64", os: "linux" }, engine: { engineVersion: "sim", labels: {} } }, csr: csrPem }),
       ),
     );
     ids.push(...batch.map((r) => r.nodeId));

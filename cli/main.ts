@@ -11,7 +11,10 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
 
 const program = new Command("shoal")
   .description("Shoal: containers on one host, and swarms of hosts")
-  .option("-H, --host <url>", "daemon socket to talk to (default unix:///run/shoal/shoal.sock, or $SHOAL_HOST)")
+  .option("-H, --host <url>", "daemon socket to talk to (default unix:///run/shoal/shoal.sock, or $SHOAL_HOST), or tcp://HOST:PORT: a manager's cluster port, for cluster commands")
+  .option("--tlscacert <file>", "with a tcp:// host: the swarm's root CA certificate (default $SHOAL_CERT_PATH/ca.pem)")
+  .option("--tlscert <file>", "with a tcp:// host: the client certificate (default $SHOAL_CERT_PATH/cert.pem)")
+  .option("--tlskey <file>", "with a tcp:// host: the client key (default $SHOAL_CERT_PATH/key.pem)")
   .enablePositionalOptions()
   .showHelpAfterError(false)
   .configureOutput({ outputError: (str, write) => write(`shoal: ${str.replace(/^error: /, "").trim()}\n`) })

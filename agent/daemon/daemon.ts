@@ -36,7 +36,14 @@ function socketInUse(path: string): Promise<boolean> {
   });
 }
 
+/** Every line the daemon logs starts with its time (as dockerd's do): elections, sessions and faults are read against each other. */
+function timestampLogs(): void {
+  const write = console.error.bind(console);
+  console.error = (...args: unknown[]) => write(new Date().toISOString(), ...args);
+}
+
 export async function runDaemon(o: DaemonOptions): Promise<void> {
+  timestampLogs();
   if (process.getuid?.() !== 0) throw new Error("shoal daemon needs root: run it with sudo or as root");
   mkdirSync(o.dataRoot, { recursive: true, mode: 0o700 });
   mkdirSync(o.execRoot, { recursive: true, mode: 0o700 });

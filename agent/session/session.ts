@@ -33,6 +33,19 @@ const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 1000;
 const FLUSH_MS = 10;
 
+/**
+ * A manager cut off by the network (no RST, no FIN) would hold the session forever: heartbeats
+ * are only written, never answered. HTTP/2 pings answered within a second and a half keep the
+ * link honest, so the agent moves to another manager within about 3 s, as it does when one dies.
+ */
+const SESSION_CHANNEL_OPTIONS = {
+  "grpc.initial_reconnect_backoff_ms": 100,
+  "grpc.max_reconnect_backoff_ms": 1000,
+  "grpc.keepalive_time_ms": 1000,
+  "grpc.keepalive_timeout_ms": 1500,
+  "grpc.keepalive_permit_without_calls": 1,
+};
+
 export class Session {
   private managers: string[];
   private next = 0;
@@ -79,7 +92,7 @@ export class Session {
     const addr = this.leaderHint ?? this.managers[this.next++ % this.managers.length];
     this.leaderHint = undefined;
     const channel = this.o.channel ?? PLAINTEXT_CHANNEL;
-    this.client = new DispatcherClient(addr, channel.credentials, { ...channel.options, "grpc.initial_reconnect_backoff_ms": 100, "grpc.max_reconnect_backoff_ms": 1000 });
+    this.client = new DispatcherClient(addr, channel.credentials, { ...channel.options, ...SESSION_CHANNEL_OPTIONS });
     const call = this.client.session();
     this.call = call;
     let heard = false;

@@ -1,24 +1,35 @@
-// The CLI's clients for a daemon's cluster services on its local socket: Swarm (this daemon's
-// membership) and Control (the cluster API, forwarded to the leader by a follower).
+// The CLI's clients for a daemon's cluster services: on its local socket, Swarm (this daemon's
+// membership) and Control (the cluster API, forwarded to the leader by a follower); on a
+// manager's cluster port (tcp://, mutual TLS with a client certificate), Control only.
 import { credentials, status } from "@grpc/grpc-js";
 import { ControlClient, SwarmClient } from "../../proto/gen/swarm.js";
+import { localOnly, tcpAddr } from "../client.js";
+import { remoteChannel, tlsFiles, type TlsFlags } from "./remote.js";
 
 export interface Cluster {
   host: string;
+  /** The manager's cluster address when the host is one (tcp://): there is no local daemon then. */
+  remote?: string;
   swarm(): SwarmClient;
   control(): ControlClient;
 }
 
 /** Runs `fn` with clients made on first use and closed after it, however it ends. */
-export async function withCluster<T>(host: string, fn: (c: Cluster) => Promise<T>): Promise<T> {
+export async function withCluster<T>(host: string, tls: TlsFlags, fn: (c: Cluster) => Promise<T>): Promise<T> {
   let swarm: SwarmClient | undefined;
   let control: ControlClient | undefined;
   const opts = { "grpc.enable_retries": 0 };
+  const remote = tcpAddr(host);
+  const channel = remote ? remoteChannel(tlsFiles(host, tls)) : { credentials: credentials.createInsecure(), options: {} };
   try {
     return await fn({
       host,
-      swarm: () => (swarm ??= new SwarmClient(host, credentials.createInsecure(), opts)),
-      control: () => (control ??= new ControlClient(host, credentials.createInsecure(), opts)),
+      remote,
+      swarm: () => {
+        if (remote) throw localOnly(host);
+        return (swarm ??= new SwarmClient(host, channel.credentials, opts));
+      },
+      control: () => (control ??= new ControlClient(remote ?? host, channel.credentials, { ...opts, ...channel.options })),
     });
   } finally {
     swarm?.close();

@@ -28,8 +28,8 @@ export function register(program: Command): void {
       const { call } = await import("../client.js");
       const { nodeTable } = await import("../cluster/tables.js");
       const control = c.control();
-      const s = c.swarm();
-      const [{ nodes }, info] = await Promise.all([call(control, control.listNodes, {}), call(s, s.info, {})]);
+      // From elsewhere (tcp://) no node is this one.
+      const [{ nodes }, info] = await Promise.all([call(control, control.listNodes, {}), c.remote ? { nodeId: "" } : call(c.swarm(), c.swarm().info, {})]);
       if (o.quiet) return void process.stdout.write(nodes.map((n) => n.id + "\n").join(""));
       process.stdout.write(nodeTable(nodes, info.nodeId));
     }),

@@ -1,5 +1,5 @@
-// `shoal swarm init|join|join-token|leave|update|unlock|unlock-key`: this daemon's membership of a
-// swarm and the swarm's security settings, as docker's.
+// `shoal swarm init|join|join-token|leave|update|unlock|unlock-key|ca`: this daemon's membership
+// of a swarm and the swarm's security settings, as docker's.
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { clusterAction } from "../cluster/action.js";
@@ -135,9 +135,8 @@ export function register(program: Command): void {
       const tokens = await call(control, control.getJoinTokens, { rotateWorker: !!o.rotate && role === "worker", rotateManager: !!o.rotate && role === "manager" });
       const token = role === "worker" ? tokens.worker : tokens.manager;
       if (o.quiet) return void process.stdout.write(token + "\n");
-      const s = c.swarm();
-      const info = await call(s, s.info, {});
-      process.stdout.write((o.rotate ? `Successfully rotated ${role} join token.\n\n` : "") + joinInstructions(role, token, info.nodeAddr));
+      const addr = c.remote ?? (await call(c.swarm(), c.swarm().info, {})).nodeAddr;
+      process.stdout.write((o.rotate ? `Successfully rotated ${role} join token.\n\n` : "") + joinInstructions(role, token, addr));
     }),
   );
 
@@ -187,6 +186,18 @@ export function register(program: Command): void {
       const res = await call(control, control.getUnlockKey, { rotate: !!o.rotate });
       if (o.quiet) return void process.stdout.write(res.unlockKey + "\n");
       process.stdout.write((o.rotate ? "Successfully rotated manager unlock key.\n\n" : "") + unlockInstructions(res.unlockKey));
+    }),
+  );
+
+  const ca = swarm
+    .command("ca")
+    .description("Issue an admin client certificate: its holder runs cluster commands from elsewhere (-H tcp://MANAGER:2377)")
+    .requiredOption("--client-cert <name>", "the client's name (letters, digits, '-', '_' and '.')")
+    .requiredOption("--out <dir>", "where to write ca.pem, cert.pem and key.pem (never over existing files)");
+  ca.action(
+    clusterAction(ca, async (c, o: { clientCert: string; out: string }) => {
+      const { issueClientCertificate } = await import("../cluster/client-cert.js");
+      process.stdout.write(await issueClientCertificate(c, o.clientCert, resolve(o.out)));
     }),
   );
 

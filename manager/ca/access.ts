@@ -1,7 +1,8 @@
 // Who may call what on the cluster port. The TLS layer has already checked that a presented
 // certificate chains to this swarm's root; here each call is checked against the peer's
 // identity and against the store's node list, so `node rm` and `node demote` take effect at
-// once: the next call is refused, and calls still open (sessions, log streams) are ended.
+// once: the next call is refused, and calls still open (sessions, log streams) are ended. An
+// admin client (a remote CLI) is no node: its certificate alone lets it use the control API.
 import { ServerInterceptingCall, status, type ServerInterceptor } from "@grpc/grpc-js";
 import { NodeRole, type Node } from "../../proto/gen/cluster.js";
 import type { Store } from "../store/types.js";
@@ -10,11 +11,12 @@ import { describeIdentity, type NodeIdentity } from "./identity.js";
 /**
  * - public: anyone over TLS (joining, which the handler checks by token);
  * - node: any node of this swarm still in it;
- * - manager: a manager's certificate, and the store still says it is a manager (control API);
+ * - manager: a manager's certificate, and the store still says it is a manager;
+ * - control: as manager, or an admin client's certificate of this swarm (the control API);
  * - raft: a manager's certificate, and a manager or still a Raft member (a demoted manager
  *   acks its own removal from the group; a removed node is refused).
  */
-export type Access = "public" | "node" | "manager" | "raft";
+export type Access = "public" | "node" | "manager" | "control" | "raft";
 
 /** What the store says of a node, as far as access goes. */
 export interface Member {
@@ -28,20 +30,21 @@ const OK: Verdict = { ok: true };
 
 /**
  * Pure: whether `peer` (undefined: no certificate of this swarm's root) may make a call that
- * needs `access`. `member` is the store's view of the peer's node; `members` false means this
- * node keeps no store (a worker), so only the certificate is checked.
+ * needs `access`. `member` is the store's view of the peer's node (none for an admin client);
+ * `members` false means this node keeps no store (a worker), so only the certificate is checked.
  */
 export function authorize(peer: NodeIdentity | undefined, access: Access, clusterId: string, member: Member | undefined, members = true): Verdict {
   if (access === "public") return OK;
   if (!peer) return { ok: false, code: status.UNAUTHENTICATED, message: "this call needs a certificate from this swarm: join the swarm first (shoal swarm join)" };
   const who = describeIdentity(peer);
   if (peer.clusterId !== clusterId) return { ok: false, code: status.PERMISSION_DENIED, message: `${who} is not a member of this swarm (${clusterId})` };
+  if (peer.admin) return access === "control" ? OK : { ok: false, code: status.PERMISSION_DENIED, message: `${who} may use the control API only: it is not a node of the swarm` };
   if (members && !member) return { ok: false, code: status.PERMISSION_DENIED, message: `${who} was removed from the swarm: join it again to take part` };
   if (access === "node") return OK;
   const managerCert = peer.role === NodeRole.NODE_ROLE_MANAGER;
   const stillManager = !members || member!.role === NodeRole.NODE_ROLE_MANAGER || (access === "raft" && member!.raftMember);
   if (!managerCert || !stillManager) {
-    const what = access === "raft" ? "take part in Raft" : "use the control API: run the command on a manager";
+    const what = access === "raft" ? "take part in Raft" : access === "control" ? "use the control API: run the command on a manager" : "call a node's agent";
     return { ok: false, code: status.PERMISSION_DENIED, message: `${who} is ${managerCert ? "no longer a manager" : "a worker"}: only managers may ${what}` };
   }
   return OK;
@@ -124,7 +127,7 @@ export function accessPolicy(table: Record<string, Access>): AccessPolicy {
 /** Shoal's cluster port: every service it serves, and who may call it. Anything else is refused. */
 export const CLUSTER_ACCESS = accessPolicy({
   "/shoal.raft.transport.RaftTransport/": "raft",
-  "/shoal.swarm.Control/": "manager",
+  "/shoal.swarm.Control/": "control",
   "/shoal.swarm.Dispatcher/": "node",
   "/shoal.swarm.Dispatcher/Join": "public",
   // Every node serves its tasks' logs; the managers ask for them.
@@ -160,7 +163,8 @@ export class AccessGuard {
   }
 
   private verdict(peer: NodeIdentity | undefined, access: Access): Verdict {
-    const member = peer && this.o.registry?.member(peer.nodeId);
+    // An admin client is no node: a node of the same name says nothing about it.
+    const member = peer && !peer.admin ? this.o.registry?.member(peer.nodeId) : undefined;
     return authorize(peer, access, this.o.clusterId, member, this.o.registry?.known ?? false);
   }
 

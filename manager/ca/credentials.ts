@@ -7,8 +7,9 @@ import { X509Certificate } from "node:crypto";
 import { ChannelCredentials, credentials, experimental, type ChannelOptions, type ServerCredentials } from "@grpc/grpc-js";
 import { NodeRole } from "../../proto/gen/cluster.js";
 import type { AccessGuard } from "./access.js";
-import type { NodeCertificates } from "./certificates.js";
+import type { NodeCertificates, NodeTLS } from "./certificates.js";
 import { describeIdentity, identityOf, MANAGER_OU, type NodeIdentity } from "./identity.js";
+import { readCertificate } from "./root-ca.js";
 
 /**
  * Channel options for every client of the cluster port. Certificates name nodes, not
@@ -33,7 +34,7 @@ export function clusterServerCredentials(certs: NodeCertificates, guard: AccessG
 function serverCheck(clusterId: string | undefined, nodeId?: string) {
   return (_name: string, cert: PeerCertificate): Error | undefined => {
     const id = identityOf(cert.subject);
-    if (!id) return new Error("the server presented a certificate that names no swarm node");
+    if (!id || id.admin) return new Error("the server presented a certificate that names no swarm node");
     if (clusterId !== undefined && id.clusterId !== clusterId) return new Error(`the server is ${describeIdentity(id)}, not of swarm ${clusterId}`);
     if (nodeId !== undefined) return id.nodeId === nodeId ? undefined : new Error(`the server is ${describeIdentity(id)}, not node ${nodeId}`);
     if (id.role !== NodeRole.NODE_ROLE_MANAGER) return new Error(`the server is ${describeIdentity(id)}, not a manager`);
@@ -68,6 +69,21 @@ export function clusterChannel(certs: NodeCertificates): ClusterChannel {
  */
 export function nodeChannel(certs: NodeCertificates, nodeId: string): ClusterChannel {
   const credentials = experimental.createCertificateProviderChannelCredentials(certs, certs, { checkServerIdentity: serverCheck(certs.identity.clusterId, nodeId) });
+  return { credentials, options: CLUSTER_CHANNEL_OPTIONS };
+}
+
+/**
+ * A remote CLI's channel (an admin client's certificate, from files): the server must be a
+ * manager under `tls.rootCaPem`, and of the certificate's own swarm when it names one.
+ */
+export function clientChannel(tls: NodeTLS): ClusterChannel {
+  let clusterId: string | undefined;
+  try {
+    clusterId = readCertificate(tls.certPem).identity.clusterId;
+  } catch {
+    clusterId = undefined; // not one of ours: the manager will refuse it
+  }
+  const credentials = ChannelCredentials.createSsl(Buffer.from(tls.rootCaPem), Buffer.from(tls.keyPem), Buffer.from(tls.certPem), { checkServerIdentity: serverCheck(clusterId) });
   return { credentials, options: CLUSTER_CHANNEL_OPTIONS };
 }
 

@@ -2,7 +2,7 @@
 // node's certificate from the node's CSR. Managers hold its key; workers hold only the
 // certificate, to verify with.
 import { createHash, createPublicKey, randomBytes, webcrypto, X509Certificate as NodeX509, type KeyObject } from "node:crypto";
-import { checkId, identityOf, roleName, type NodeIdentity } from "./identity.js";
+import { checkId, identityOf, ouOf, type NodeIdentity } from "./identity.js";
 import { EC_P256, exportPrivateKey, generateKeyPair, importPrivateKey, x509, type PrivateKey } from "./x509.js";
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -115,20 +115,23 @@ export class RootCA {
 
   /**
    * Signs a node certificate for the key in `csrPem` (the joining node made both; the CSR's own
-   * subject is ignored): CN node id, OU role, O cluster id, valid `validityMs` from `now`.
+   * subject is ignored): CN node id, OU role, O cluster id, valid `validityMs` from `now`; or an
+   * admin client's (CN its name, OU swarm-admin, for client authentication only).
    * The caller has already decided the identity: from a checked join token, or from the
    * node's current certificate when it renews.
    */
   async issue(csrPem: string, identity: NodeIdentity, opts: { validityMs?: number; now?: number } = {}): Promise<string> {
     if (!this.key) throw new CertificateError("this node holds no root CA key: only managers sign certificates");
-    checkId("node id", identity.nodeId);
+    checkId(identity.admin ? "client name" : "node id", identity.nodeId);
     checkId("cluster id", identity.clusterId);
     const validityMs = opts.validityMs || DEFAULT_NODE_CERT_VALIDITY_MS;
     if (validityMs < MIN_VALIDITY_MS) throw new CertificateError(`certificate validity ${validityMs} ms is too short: at least ${MIN_VALIDITY_MS} ms`);
     const now = opts.now ?? Date.now();
     const csr = await readCsr(csrPem);
     const notAfter = Math.min(now + validityMs, new Date(this.cert.validTo).getTime());
-    const ou = roleName(identity.role);
+    const ou = ouOf(identity);
+    // An admin client only ever connects: its certificate cannot serve TLS.
+    const usages = identity.admin ? [x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serialNumber(),
       subject: [{ CN: [identity.nodeId] }, { OU: [ou] }, { O: [identity.clusterId] }],
@@ -141,7 +144,7 @@ export class RootCA {
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+        new x509.ExtendedKeyUsageExtension(usages),
         // The role and the id as DNS names too, so tools that check host names can check these.
         new x509.SubjectAlternativeNameExtension([{ type: "dns", value: ou }, { type: "dns", value: identity.nodeId }]),
         await x509.AuthorityKeyIdentifierExtension.create(await publicKeyOf(this.cert)),

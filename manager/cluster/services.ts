@@ -184,6 +184,8 @@ async function join(m: Manager, signer: ClusterSigner, req: NodeJoinRequest): Pr
  */
 export function forwardingControl(m: Manager, local: ControlServer): ControlServer {
   let client: { addr: string; c: ControlClient } | undefined;
+  const inFlight = new Set<Forwarded>();
+  let watching: NodeJS.Timeout | undefined;
   const leaderClient = (): ControlClient => {
     const addr = m.leaderAddr();
     // A manager that still names itself leader but no longer leads (cut off from its peers or
@@ -211,11 +213,43 @@ export function forwardingControl(m: Manager, local: ControlServer): ControlServ
         return cb(toStatus(err));
       }
       const method = (c as unknown as Record<string, (req: unknown, md: Metadata, opts: object, cb: (e: ServiceError | null, r: unknown) => void) => void>)[name];
-      const at = m.leaderAddr();
-      method.call(c, call.request, new Metadata(), { deadline: Date.now() + 30_000 }, (err, res) => (err ? cb(forwardError(err, at)) : cb(null, res)));
+      const at = m.leaderAddr()!;
+      const sent = method.call(c, call.request, new Metadata(), { deadline: Date.now() + 30_000 }, (err, res) => {
+        inFlight.delete(f);
+        if (!err) return cb(null, res);
+        cb(f.superseded ? { code: status.UNAVAILABLE, details: `the leader changed (to ${f.superseded}) while this call was with ${at}: it may not have been carried out; check, and try again` } : forwardError(err, at));
+      }) as unknown as { cancel(): void };
+      const f: Forwarded = { at, cancel: () => sent.cancel() };
+      inFlight.add(f);
+      watchLeader();
     };
   }
   return out as ControlServer;
+
+  // A leader cut off by the network holds a forwarded call until its deadline, long after this
+  // manager has learned of its successor: such calls are ended as soon as the leader changes.
+  function watchLeader(): void {
+    if (watching) return;
+    watching = setInterval(() => {
+      const now = m.leaderAddr();
+      for (const f of inFlight) {
+        if (now && now !== f.at) {
+          f.superseded = now === m.addr ? "this manager" : now;
+          f.cancel();
+        }
+      }
+      if (inFlight.size === 0) {
+        clearInterval(watching);
+        watching = undefined;
+      }
+    }, 100);
+  }
+}
+
+interface Forwarded {
+  at: string;
+  cancel(): void;
+  superseded?: string;
 }
 
 /** The leader's answer as it is, but grpc-js's own words about a leader that could not be reached made plain. */

@@ -6,6 +6,8 @@ import type {
   CreateNetworkRequest,
   CreateServiceRequest,
   Empty,
+  IssueClientCertificateRequest,
+  IssueClientCertificateResponse,
   JoinTokensRequest,
   JoinTokensResponse,
   ListNetworksResponse,
@@ -18,10 +20,12 @@ import type {
   UpdateNodeRequest,
   UpdateServiceRequest,
 } from "../../proto/gen/swarm.js";
+import { ClusterSigner } from "../ca/signer.js";
 import { ConflictError, NameConflictError } from "../store/errors.js";
 import type { ReadTx, Store, WriteTx } from "../store/types.js";
 import { type ControlError, asControlError, exists } from "./errors.js";
-import { joinTokens } from "./join-tokens.js";
+import { issueClientCertificate } from "./client-certs.js";
+import { clusterOf, joinTokens } from "./join-tokens.js";
 import { createNetwork, listNetworks, networkExists, removeNetwork, resolveNetwork } from "./networks.js";
 import { type Reachable, listNodes, readyIsReachable, removeNode, updateNode } from "./nodes.js";
 import { resolveNode, resolveService } from "./refs.js";
@@ -47,6 +51,7 @@ export class ControlApi {
   private readonly now: () => number;
   private readonly reachable: Reachable;
   private readonly fingerprint: (c: Cluster) => string;
+  private readonly signer = new ClusterSigner();
   /** The last exclusive write: those checking other objects wait for each other (see write). */
   private exclusive: Promise<unknown> = Promise.resolve();
 
@@ -137,6 +142,11 @@ export class ControlApi {
   async removeNetwork(req: ObjectRef): Promise<Empty> {
     await this.write((tx) => removeNetwork(tx, req.ref), { retries: RETRIES, exclusive: true });
     return {};
+  }
+
+  /** An admin client's certificate, signed with the root CA in the store (by the leader: followers forward). */
+  async issueClientCertificate(req: IssueClientCertificateRequest): Promise<IssueClientCertificateResponse> {
+    return issueClientCertificate(this.signer, await this.read(clusterOf), req);
   }
 
   private async read<T>(fn: (tx: ReadTx) => T): Promise<T> {

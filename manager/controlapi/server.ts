@@ -37,6 +37,7 @@ export function controlServer(api: ControlApi, serviceLogs: (call: ServerWritabl
     listNetworks: unary((r) => api.listNetworks(r)),
     getNetwork: unary((r) => api.getNetwork(r)),
     removeNetwork: unary((r) => api.removeNetwork(r)),
+    issueClientCertificate: unary((r) => api.issueClientCertificate(r)),
     serviceLogs,
   };
 }

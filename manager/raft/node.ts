@@ -349,6 +349,10 @@ export class RaftNode {
 
   private onSoftState(role: Role, leader: number): void {
     const wasLeader = this.role === Role.Leader;
+    // One line per change of leader: what an operator reads to follow elections.
+    if (leader !== this.leader && (role === Role.Leader || role === Role.Follower)) {
+      this.o.log(`raft: member ${this.o.id} ${role === Role.Leader ? "leads" : leader ? `follows leader ${leader}` : "has no leader"} in term ${this.term}`);
+    }
     this.role = role;
     this.leader = leader;
     if (wasLeader && role !== Role.Leader) {

@@ -33,6 +33,8 @@ export class Cluster {
   }
 
   async down(): Promise<void> {
+    // For a post-mortem of a failed run: the hosts' daemon logs survive in the lab dir.
+    if (process.env.SHOAL_E2E_KEEP) return;
     await labDown(this.name);
   }
 

@@ -2,9 +2,11 @@
 // outside them: who may join (acceptance 1), who may call what on every cluster port (2), a
 // joining node refusing a manager whose CA its token does not name (3), certificates of one
 // minute renewed while services and sessions carry on (4), `node rm` and `node demote` taking
-// effect at once (5), autolock, and no secret in logs, inspect output or Raft files (6).
+// effect at once (5), autolock, and no secret in logs, inspect output or Raft files (6); the
+// remote CLI with an admin client certificate, and what that certificate opens.
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials, Metadata, Server, ServerCredentials, status, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -56,9 +58,11 @@ function refused(r: Run, why: RegExp): void {
 
 // ---- clients from outside the lab hosts ----
 
-type Who = "none" | "foreign" | "worker" | "manager";
+type Who = "none" | "foreign" | "worker" | "manager" | "admin";
 let foreign: RootCA;
 let foreignTls: { certPem: string; keyPem: string };
+/** The admin client certificate `swarm ca --client-cert` wrote, once it has. */
+let adminTls: { certPem: string; keyPem: string } | undefined;
 const clients: { close(): void }[] = [];
 
 /** TLS to a cluster port, trusting the swarm's root, presenting `who`'s certificate (or none). */
@@ -66,7 +70,7 @@ function channelAs(who: Who): ChannelCredentials {
   const root = Buffer.from(tlsOf("m1").rootCaPem);
   const any = { checkServerIdentity: () => undefined };
   if (who === "none") return credentials.createSsl(root, null, null, any);
-  const t = who === "foreign" ? foreignTls : tlsOf(who === "worker" ? "w1" : "m2");
+  const t = who === "foreign" ? foreignTls : who === "admin" ? adminTls! : tlsOf(who === "worker" ? "w1" : "m2");
   return credentials.createSsl(root, Buffer.from(t.keyPem), Buffer.from(t.certPem), any);
 }
 
@@ -378,5 +382,95 @@ describe("secrets (acceptance 6)", () => {
       }
     }
     expect(raft).toBeGreaterThan(0);
+  });
+});
+
+describe("the remote CLI with an admin client certificate", () => {
+  let work: string;
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), "shoal-e2e-admin-"));
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  /** `shoal ARGS` from this process, outside every lab host, with none of the caller's SHOAL_ settings. */
+  const remote = (env: Record<string, string>, ...args: string[]): Run => {
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SHOAL_")));
+    const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 60_000, env: { ...clean, ...env } });
+    return { code: r.status ?? 137, out: r.stdout ?? "", err: r.stderr ?? "" };
+  };
+  const files = (dir: string) => ["--tlscacert", join(dir, "ca.pem"), "--tlscert", join(dir, "cert.pem"), "--tlskey", join(dir, "key.pem")];
+
+  it("swarm ca --client-cert on a manager writes the key, certificate and root, and never prints the key", () => {
+    // Long enough for this block: the swarm made one-minute certificates so far.
+    c.ok("m1", "swarm", "update", "--cert-expiry", "1h");
+    const dir = join(work, "alice");
+    const out = c.ok("m1", "swarm", "ca", "--client-cert", "alice", "--out", dir);
+    expect(out).toMatch(/Admin client certificate "alice" written to .*alice/);
+    expect(out).toContain(`shoal -H tcp://${m1Addr()} --tlscacert ${join(dir, "ca.pem")}`);
+    const keyPem = readFileSync(join(dir, "key.pem"), "utf8");
+    const certPem = readFileSync(join(dir, "cert.pem"), "utf8");
+    for (const text of [out, logOf("m1")]) {
+      expect(text).not.toMatch(/PRIVATE KEY/);
+      expect(text).not.toContain(keyPem.split("\n")[1]);
+    }
+    expect(statSync(join(dir, "key.pem")).mode & 0o777).toBe(0o600);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(readFileSync(join(dir, "ca.pem"), "utf8")).toBe(tlsOf("m1").rootCaPem);
+    const cert = readCertificate(certPem);
+    expect(cert.identity).toMatchObject({ nodeId: "alice", admin: true, clusterId: readCertificate(certFile("m1", "swarm-node.crt")).identity.clusterId });
+    expect(cert.notAfter - Date.now()).toBeLessThanOrEqual(3600_000);
+    expect(cert.notAfter - Date.now()).toBeGreaterThan(3000_000);
+    expect(keyMatches(certPem, keyPem)).toBe(true);
+    adminTls = { certPem, keyPem };
+    refused(c.shoal("m1", "swarm", "ca", "--client-cert", "alice2", "--out", dir), /ca\.pem already exists: give another --out directory/);
+    refused(c.shoal("m1", "swarm", "ca", "--client-cert", "no good", "--out", join(work, "bad")), /invalid client name "no good"/);
+    expect(existsSync(join(work, "bad"))).toBe(false);
+  });
+
+  it("is refused on a worker, and nothing is written", () => {
+    refused(c.shoal("w1", "swarm", "ca", "--client-cert", "bob", "--out", join(work, "bob")), /worker nodes can't be used to view or modify cluster state/);
+    expect(existsSync(join(work, "bob"))).toBe(false);
+  });
+
+  it("runs cluster commands from outside the swarm, through any manager", () => {
+    const dir = join(work, "alice");
+    const ls = remote({}, "-H", `tcp://${m1Addr()}`, ...files(dir), "service", "ls");
+    expect(ls.err).toBe("");
+    expect(ls.code).toBe(0);
+    expect(ls.out).toMatch(/^ID +NAME +MODE +REPLICAS/);
+    expect(ls.out).toMatch(/ web +replicated /);
+    const nodes = remote({ SHOAL_HOST: `tcp://${addrOf("m2")}`, SHOAL_CERT_PATH: dir }, "node", "ls");
+    expect(nodes.code, nodes.err).toBe(0);
+    expect(nodes.out).toContain(c.host("m1"));
+    const tokens = remote({ SHOAL_CERT_PATH: dir }, "-H", `tcp://${addrOf("m2")}`, "swarm", "join-token", "worker");
+    expect(tokens.code, tokens.err).toBe(0);
+    expect(tokens.out).toMatch(new RegExp(`shoal swarm join --token SWMTKN-1-\\S+ ${addrOf("m2").replace(/\./g, "\\.")}`));
+  });
+
+  it("refuses a worker's certificate, no certificate, and engine commands, each in one line", () => {
+    const w1 = join(work, "w1");
+    mkdirSync(w1, { mode: 0o700 });
+    const t = tlsOf("w1");
+    writeFileSync(join(w1, "ca.pem"), t.rootCaPem);
+    writeFileSync(join(w1, "cert.pem"), t.certPem);
+    writeFileSync(join(w1, "key.pem"), t.keyPem, { mode: 0o600 });
+    const host = ["-H", `tcp://${m1Addr()}`];
+    const asWorker = remote({}, ...host, ...files(w1), "service", "ls");
+    refused(asWorker, /^shoal: permission denied by the manager at .*: node \S+ \(swarm-worker\) .*is a worker: only managers may use the control API/);
+    const none = remote({}, ...host, "service", "ls");
+    refused(none, /needs a client certificate .*--tlscacert, --tlscert and --tlskey, or set SHOAL_CERT_PATH/);
+    const engine = remote({ SHOAL_CERT_PATH: join(work, "alice") }, ...host, "ps");
+    refused(engine, /this command needs the local daemon socket/);
+    for (const r of [asWorker, none, engine]) expect(r.err.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("opens the control API and nothing else: not the Dispatcher, Raft or the agents", async () => {
+    const r = await probe(m1Addr(), "admin");
+    for (const m of METHODS.filter((m) => m.startsWith("Control."))) expect(`${m}: ${r[m].code}`).toBe(`${m}: OK`);
+    const others = Object.fromEntries(Object.entries(r).filter(([m]) => !m.startsWith("Control.")));
+    expectRefused("m1", others, "PERMISSION_DENIED");
+    expect(r["Agent.TaskLogs"].details).toMatch(/admin client alice of swarm \S+ may use the control API only/);
+    // A worker's port: its agent and its (refusing) Dispatcher are closed to an admin client too.
+    expectRefused("w1", await probe(addrOf("w1"), "admin", ["Dispatcher.Session", "Dispatcher.Leave", "RaftTransport.Send", "Agent.TaskLogs"]), "PERMISSION_DENIED");
   });
 });

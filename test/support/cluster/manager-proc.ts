@@ -5,6 +5,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Server, ServerCredentials, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { ControlService, DispatcherService } from "../../../proto/gen/swarm.js";
+import { RootCA } from "../../../manager/ca/root-ca.js";
 import { makeJoinToken } from "../../../manager/ca/tokens.js";
 import { localControl } from "../../../manager/cluster/control.js";
 import { Manager } from "../../../manager/cluster/manager.js";
@@ -23,7 +24,11 @@ server.addService(ControlService, forwardingControl(m, localControl(m)) as unkno
 await new Promise<void>((res, rej) => server.bindAsync(addrs[me - 1], ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
 if (me === 1) {
   while (!m.isLeader()) await new Promise((r) => setTimeout(r, 10));
-  await m.store.update((tx) => tx.create("cluster", { id: "bench", spec: { annotations: { name: "default", labels: {} } }, joinTokens: { worker: makeJoinToken("bench"), manager: makeJoinToken("bench") } }));
+  // The swarm's root CA signs each joining node's certificate, as in a real swarm. The cluster
+  // port itself serves without TLS here: the bench's simulated agents are one process.
+  const root = await RootCA.create();
+  const tokens = { worker: makeJoinToken(root.certPem), manager: makeJoinToken(root.certPem) };
+  await m.store.update((tx) => tx.create("cluster", { id: "bench", spec: { annotations: { name: "default", labels: {} } }, joinTokens: tokens, rootCa: { certPem: root.certPem, keyPem: root.keyPem! } }));
 }
 process.on("SIGUSR2", () => {
   const u = process.cpuUsage();

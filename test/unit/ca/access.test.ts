@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { authorize, CLUSTER_ACCESS, NodeRegistry, type Member } from "../../../manager/ca/access.js";
 import { MemoryStore } from "../../../manager/store/memory.js";
 import { NodeRole, type Node } from "../../../proto/gen/cluster.js";
+import { ADMIN_OU, adminIdentity, identityOf } from "../../../manager/ca/identity.js";
 import { CLUSTER, manager, worker } from "./fixtures.js";
 
 const asManager: Member = { role: NodeRole.NODE_ROLE_MANAGER, raftMember: true };
@@ -16,7 +17,7 @@ const code = (v: ReturnType<typeof authorize>) => (v.ok ? "ok" : status[v.code])
 describe("authorize", () => {
   it("lets anyone make public calls (joining), and nobody without a certificate make others", () => {
     expect(code(authorize(undefined, "public", CLUSTER, undefined))).toBe("ok");
-    for (const access of ["node", "manager", "raft"] as const) expect(code(authorize(undefined, access, CLUSTER, undefined))).toBe("UNAUTHENTICATED");
+    for (const access of ["node", "manager", "control", "raft"] as const) expect(code(authorize(undefined, access, CLUSTER, undefined))).toBe("UNAUTHENTICATED");
   });
 
   it("refuses a certificate of another swarm and a node removed from this one", () => {
@@ -26,15 +27,32 @@ describe("authorize", () => {
     expect(!removed.ok && removed.message).toMatch(/was removed from the swarm/);
   });
 
-  it("gives the control API to managers only, by certificate and by the store's current role", () => {
-    expect(code(authorize(manager(), "manager", CLUSTER, asManager))).toBe("ok");
-    const w = authorize(worker(), "manager", CLUSTER, asWorker);
-    expect(code(w)).toBe("PERMISSION_DENIED");
+  it("gives the control API and the agents to managers only, by certificate and by the store's current role", () => {
+    for (const access of ["manager", "control"] as const) {
+      expect(code(authorize(manager(), access, CLUSTER, asManager))).toBe("ok");
+      expect(code(authorize(worker(), access, CLUSTER, asWorker))).toBe("PERMISSION_DENIED");
+      // demoted: the certificate still says manager until renewed, the store no longer does
+      expect(code(authorize(manager(), access, CLUSTER, leaving))).toBe("PERMISSION_DENIED");
+      // promoted, certificate not yet renewed
+      expect(code(authorize(worker(), access, CLUSTER, asManager))).toBe("PERMISSION_DENIED");
+    }
+    const w = authorize(worker(), "control", CLUSTER, asWorker);
     expect(!w.ok && w.message).toMatch(/is a worker: only managers may use the control API/);
-    // demoted: the certificate still says manager until renewed, the store no longer does
-    expect(code(authorize(manager(), "manager", CLUSTER, leaving))).toBe("PERMISSION_DENIED");
-    // promoted, certificate not yet renewed
-    expect(code(authorize(worker(), "manager", CLUSTER, asManager))).toBe("PERMISSION_DENIED");
+  });
+
+  it("gives an admin client of this swarm the control API and nothing else, without asking the store", () => {
+    const admin = adminIdentity("alice", CLUSTER);
+    // No node is named alice: an admin client is not one, and needs not be.
+    expect(code(authorize(admin, "control", CLUSTER, undefined))).toBe("ok");
+    expect(code(authorize(admin, "control", CLUSTER, undefined, false))).toBe("ok");
+    expect(code(authorize(admin, "public", CLUSTER, undefined))).toBe("ok");
+    for (const access of ["node", "manager", "raft"] as const) {
+      // not even when a manager node has the admin's name
+      const v = authorize(adminIdentity("node-m1", CLUSTER), access, CLUSTER, asManager);
+      expect(code(v)).toBe("PERMISSION_DENIED");
+      expect(!v.ok && v.message).toMatch(/admin client node-m1 of swarm cluster1 may use the control API only/);
+    }
+    expect(code(authorize(adminIdentity("alice", "other"), "control", CLUSTER, undefined))).toBe("PERMISSION_DENIED");
   });
 
   it("keeps Raft open to a demoted manager until it has left the group", () => {
@@ -49,11 +67,22 @@ describe("authorize", () => {
   });
 });
 
+describe("identities", () => {
+  it("reads an admin client from OU swarm-admin, and nothing from an OU not ours", () => {
+    expect(identityOf({ CN: "alice", OU: ADMIN_OU, O: CLUSTER })).toEqual(adminIdentity("alice", CLUSTER));
+    expect(identityOf({ CN: "alice", OU: ADMIN_OU, O: CLUSTER })?.admin).toBe(true);
+    expect(identityOf({ CN: "node-w1", OU: "swarm-worker", O: CLUSTER })?.admin).toBeUndefined();
+    expect(identityOf({ CN: "alice", OU: "swarm-root", O: CLUSTER })).toBeUndefined();
+    expect(identityOf({ CN: "a,OU=swarm-manager", OU: ADMIN_OU, O: CLUSTER })).toBeUndefined();
+  });
+});
+
 describe("the cluster port's policy", () => {
   it("names the access of every service, public only for joining, and refuses the unknown", () => {
     expect(CLUSTER_ACCESS("/shoal.swarm.Dispatcher/Join")).toBe("public");
     expect(CLUSTER_ACCESS("/shoal.swarm.Dispatcher/Session")).toBe("node");
-    expect(CLUSTER_ACCESS("/shoal.swarm.Control/ListNodes")).toBe("manager");
+    expect(CLUSTER_ACCESS("/shoal.swarm.Control/ListNodes")).toBe("control");
+    expect(CLUSTER_ACCESS("/shoal.swarm.Control/IssueClientCertificate")).toBe("control");
     expect(CLUSTER_ACCESS("/shoal.raft.transport.RaftTransport/Send")).toBe("raft");
     expect(CLUSTER_ACCESS("/shoal.swarm.Agent/TaskLogs")).toBe("manager");
     expect(CLUSTER_ACCESS("/shoal.swarm.Swarm/Init")).toBeUndefined();
