@@ -6,7 +6,7 @@
 // 22.6 s); Docker Swarm cannot run 1,000 simulated nodes here.
 // Env: SCHED_NODES, SCHED_TASKS, SCHED_IDLE_NODES. Last line: one JSON object.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -37,7 +37,9 @@ class Managers {
       this.addrs.map((_, i) => {
         // SCHED_PROFILE=DIR: each manager writes a V8 CPU profile there when it exits.
         const prof = process.env.SCHED_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.SCHED_PROFILE}`] : [];
-        const p = spawn(process.execPath, [...prof, script, String(i + 1), this.addrs.join(","), this.dir], { stdio: ["ignore", "pipe", "ignore"] });
+        // Each manager's log goes to DIR/mN.log (kept with SCHED_KEEP=1).
+        const log = openSync(join(this.dir, `m${i + 1}.log`), "a");
+        const p = spawn(process.execPath, [...prof, script, String(i + 1), this.addrs.join(","), this.dir], { stdio: ["ignore", "pipe", log] });
         this.procs.push(p);
         return new Promise<void>((resolve, reject) => {
           const rl = createInterface({ input: p.stdout! });
@@ -75,22 +77,35 @@ class Managers {
           }),
       ),
     );
-    rmSync(this.dir, { recursive: true, force: true });
+    if (process.env.SCHED_KEEP) console.error(`bench scheduler: managers' logs kept in ${this.dir}`);
+    else rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
+/** Joins `n` simulated nodes through the manager at `addr`, following it to the leader. */
 async function joinNodes(addr: string, token: string, n: number, prefix: string): Promise<string[]> {
-  const d = new DispatcherClient(addr, credentials.createInsecure());
+  let d = new DispatcherClient(addr, credentials.createInsecure());
   const ids: string[] = [];
   // One key for every simulated node: each join still gets its own certificate signed.
   const { csrPem } = await createNodeKey();
+  const joinOne = async (hostname: string, tries = 20): Promise<string> => {
+    const req = { token, addr: "127.0.0.1:1", description: { hostname, resources: { nanoCpus: 4e9, memoryBytes: 8 * 2 ** 30 }, platform: { architecture: "x86_64", os: "linux" }, engine: { engineVersion: "sim", labels: {} } }, csr: csrPem };
+    try {
+      return (await call<{ nodeId: string }>(d, "join", req)).nodeId;
+    } catch (err) {
+      const leader = /leader is at (\S+)/.exec((err as ServiceError).details ?? "")?.[1];
+      if (!leader || tries === 0) throw err;
+      if (leader !== addr) {
+        addr = leader;
+        d.close();
+        d = new DispatcherClient(addr, credentials.createInsecure());
+      }
+      await sleep(50);
+      return joinOne(hostname, tries - 1);
+    }
+  };
   for (let i = 0; i < n; i += 200) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(200, n - i) }, (_, j) =>
-        call<{ nodeId: string }>(d, "join", { token, addr: "127.0.0.1:1", description: { hostname: `${prefix}${i + j}`, resources: { nanoCpus: 4e9, memoryBytes: 8 * 2 ** 30 }, platform: { architecture: "x86_64", os: "linux" }, engine: { engineVersion: "sim", labels: {} } }, csr: csrPem }),
-      ),
-    );
-    ids.push(...batch.map((r) => r.nodeId));
+    ids.push(...(await Promise.all(Array.from({ length: Math.min(200, n - i) }, (_, j) => joinOne(`${prefix}${i + j}`)))));
   }
   d.close();
   return ids;
@@ -115,7 +130,11 @@ export async function main(): Promise<void> {
     const ids = await joinNodes(m.addrs[0], worker, NODES, "sim");
     for (const id of ids) agents.push(new SimAgent(id, m.addrs));
     for (const a of agents) a.start();
-    while ((await readyNodes(control)) < NODES) await sleep(200);
+    for (let waited = 0, ready = 0; (ready = await readyNodes(control)) < NODES; waited += 200) {
+      if (waited > 0 && waited % 5000 === 0) console.log(`${ready} of ${NODES} simulated nodes ready`);
+      if (waited > 120_000) throw new Error(`only ${ready} of ${NODES} simulated nodes ready after 120 s`);
+      await sleep(200);
+    }
     console.log(`${NODES} simulated nodes ready`);
 
     const t0 = Date.now();
@@ -132,15 +151,26 @@ export async function main(): Promise<void> {
     const created = Date.now() - t0;
     let running = 0;
     let last = -1;
+    let leaderChanges = 0;
     while (running < TASKS) {
       await sleep(250);
-      const r = await call<{ services: { running: number }[] }>(control, "listServices", {});
+      let r: { services: { running: number }[] };
+      try {
+        r = await call<{ services: { running: number }[] }>(control, "listServices", {});
+      } catch (err) {
+        // A leader whose thread is held too long by the work loses its followers: count it, go on.
+        if ((err as ServiceError).code !== 14) throw err;
+        leaderChanges++;
+        console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${(err as ServiceError).details}`);
+        continue;
+      }
       running = r.services.reduce((a, s) => a + Number(s.running), 0);
       if (running !== last) console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${running} running`);
       last = running;
       if (Date.now() - t0 > 600_000) throw new Error(`only ${running} of ${TASKS} running after 600 s`);
     }
     const seconds = (Date.now() - t0) / 1000;
+    if (leaderChanges > 0) console.log(`leadership changed hands ${leaderChanges} time(s) under the load (see the managers' logs with SCHED_KEEP=1)`);
     console.log(`${TASKS} tasks on ${NODES} nodes placed and running in ${seconds.toFixed(2)} s (services created in ${created} ms); SwarmKit: ${SWARMKIT_100K_S} s`);
 
     // Phase 2: idle nodes heartbeating.
@@ -173,6 +203,7 @@ export async function main(): Promise<void> {
         tasks_per_s: Math.round(TASKS / seconds),
         heartbeat_nodes: IDLE_NODES,
         heartbeat_cpu_pct: heartbeatCpuPct,
+        leader_changes_seen: leaderChanges,
       }),
     );
   } finally {

@@ -20,8 +20,22 @@ export interface Signed {
 
 export class ClusterSigner {
   private loaded?: { certPem: string; root: Promise<RootCA> };
+  /** The signing before this one: they run one at a time. */
+  private queue: Promise<unknown> = Promise.resolve();
 
-  async sign(cluster: Cluster, csrPem: string, who: Omit<NodeIdentity, "clusterId">): Promise<Signed> {
+  /**
+   * Signs after every signing asked before it. Building a certificate is mostly synchronous work
+   * on the manager's one thread: a burst of joins signed at once held a leader's thread long
+   * enough (hundreds of ms for 200) for its followers to elect another. One at a time, with the
+   * event loop let through between them, Raft's heartbeats keep going.
+   */
+  sign(cluster: Cluster, csrPem: string, who: Omit<NodeIdentity, "clusterId">): Promise<Signed> {
+    const turn = this.queue.then(() => new Promise((r) => setImmediate(r))).then(() => this.signNow(cluster, csrPem, who));
+    this.queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async signNow(cluster: Cluster, csrPem: string, who: Omit<NodeIdentity, "clusterId">): Promise<Signed> {
     const ca = cluster.rootCa;
     if (!ca?.certPem || !ca.keyPem) throw new CertificateError("this swarm has no root CA key in its store: it was made by a shoal without a CA; make a new swarm");
     if (this.loaded?.certPem !== ca.certPem) {

@@ -1,10 +1,16 @@
 // Rolling updates on a 3+3 lab: batches and their delay, stop-first and start-first order, a
 // failing health check pausing or rolling back by itself, `service rollback`, and an update
 // carried on by a new leader — as a user sees them through `shoal`.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HOST_SOCKET } from "../../lab/host.js";
+import { findHost } from "../../lab/state.js";
 import { TaskState, UpdateState, type Task } from "../../proto/gen/cluster.js";
 import { labKill, labStart } from "../../lab/lab.js";
-import { Cluster, eventually, isRunning } from "./harness.js";
+import { CLI, Cluster, eventually, isRunning } from "./harness.js";
 
 const HEALTH = ["--health-cmd", "wget -qO- http://127.0.0.1:8080/ >/dev/null", "--health-interval", "1s", "--health-retries", "2"];
 const WEB = ["busybox:1", "httpd", "-f", "-p", "8080", "-h", "/var/www"];
@@ -97,6 +103,36 @@ describe("rolling updates on a 3+3 lab", () => {
     const running = (await tasksOf(name)).filter(isRunning);
     expect(running).toHaveLength(3);
     expect(running.every((t) => t.spec?.container?.image === "busybox:1")).toBe(true);
+  });
+
+  it("the progress display is right on a terminal (under tmux) and plain lines in a pipe", async () => {
+    const name = await create(3);
+    const h = findHost(c.lab, c.host("m1"));
+    const shoal = ["nsenter", "--target", String(h.pid), "--net", "--mount", "--uts", "--", "env", `SHOAL_HOST=unix://${HOST_SOCKET}`, process.execPath, CLI];
+    const session = `shoal-e2e-${process.pid}`;
+    const done = join(tmpdir(), `${session}.done`);
+    rmSync(done, { force: true });
+    // A real terminal of 120x30: the display redraws its lines in place with cursor moves.
+    const script = `${shoal.map((a) => `'${a}'`).join(" ")} service update --force --update-parallelism 1 ${name}; echo "exit $?" > ${done}; sleep 600`;
+    execFileSync("tmux", ["new-session", "-d", "-s", session, "-x", "120", "-y", "30", script]);
+    try {
+      await eventually("the update under tmux ends", () => existsSync(done), 120_000, 200);
+      expect(readFileSync(done, "utf8").trim()).toBe("exit 0");
+      const screen = execFileSync("tmux", ["capture-pane", "-p", "-t", session], { encoding: "utf8" }).split("\n").map((l) => l.trimEnd()).filter(Boolean);
+      // Each line once, in place: no frame drawn below the last, no stray escape codes.
+      expect(screen).toContain(name);
+      expect(screen).toContain("overall progress: 3 out of 3 tasks");
+      for (const i of [1, 2, 3]) expect(screen.filter((l) => l.startsWith(`${i}/3:`))).toEqual([`${i}/3: running   [==================================================>]`]);
+      expect(screen).toContain("verify: Service converged");
+      expect(screen.join("\n")).not.toMatch(/\x1b|\[\d*[A-K]/);
+    } finally {
+      spawnSync("tmux", ["kill-session", "-t", session]);
+      rmSync(done, { force: true });
+    }
+    // In a pipe: plain lines, no cursor moves, ending with the verdict.
+    const piped = c.ok("m1", "service", "update", "--force", "--update-parallelism", "3", name);
+    expect(piped).not.toMatch(/\x1b/);
+    expect(piped.trim().split("\n").at(-1)).toBe("verify: Service converged");
   });
 
   it("a leader killed mid-update: the new leader carries the update to the end", async () => {

@@ -22,13 +22,20 @@ await m.start();
 server.addService(DispatcherService, dispatcherServer(m) as unknown as UntypedServiceImplementation);
 server.addService(ControlService, forwardingControl(m, localControl(m)) as unknown as UntypedServiceImplementation);
 await new Promise<void>((res, rej) => server.bindAsync(addrs[me - 1], ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
-if (me === 1) {
-  while (!m.isLeader()) await new Promise((r) => setTimeout(r, 10));
-  // The swarm's root CA signs each joining node's certificate, as in a real swarm. The cluster
-  // port itself serves without TLS here: the bench's simulated agents are one process.
-  const root = await RootCA.create();
-  const tokens = { worker: makeJoinToken(root.certPem), manager: makeJoinToken(root.certPem) };
-  await m.store.update((tx) => tx.create("cluster", { id: "bench", spec: { annotations: { name: "default", labels: {} } }, joinTokens: tokens, rootCa: { certPem: root.certPem, keyPem: root.keyPem! } }));
+// Whichever member wins the first election writes the cluster object; every member says ready
+// once its store holds it (the bench may talk to any of them).
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const hasCluster = () => m.store.view((tx) => tx.find("cluster").length > 0);
+while (!hasCluster()) {
+  if (m.isLeader()) {
+    // The swarm's root CA signs each joining node's certificate, as in a real swarm. The cluster
+    // port itself serves without TLS here: the bench's simulated agents are one process.
+    const root = await RootCA.create();
+    const tokens = { worker: makeJoinToken(root.certPem), manager: makeJoinToken(root.certPem) };
+    await m.store.update((tx) => {
+      if (tx.find("cluster").length === 0) tx.create("cluster", { id: "bench", spec: { annotations: { name: "default", labels: {} } }, joinTokens: tokens, rootCa: { certPem: root.certPem, keyPem: root.keyPem! } });
+    });
+  } else await sleep(10);
 }
 process.on("SIGUSR2", () => {
   const u = process.cpuUsage();
