@@ -82,7 +82,9 @@ export async function labDown(name: string): Promise<void> {
     if (existsSync(labDir(name))) rmSync(labDir(name), { recursive: true, force: true });
     return;
   }
-  for (const h of lab.hosts) await killHost(lab, h, { reap: false });
+  // Reaped before going on: a container still exiting keeps its cgroup busy (left behind), and a
+  // `ps` right after `lab down` would still show it.
+  for (const h of lab.hosts) await killHost(lab, h, { reap: true });
   await killCgroup(registryCgroup(lab));
   for (const m of etcdMembers(lab)) if (existsSync(m.cgroup)) await killCgroup(m.cgroup);
   removeCgroup(lab.freezer);
