@@ -35,14 +35,16 @@ const FLUSH_MS = 10;
 
 /**
  * A manager cut off by the network (no RST, no FIN) would hold the session forever: heartbeats
- * are only written, never answered. HTTP/2 pings answered within a second and a half keep the
- * link honest, so the agent moves to another manager within about 3 s, as it does when one dies.
+ * are only written, never answered. HTTP/2 pings keep the link honest, so the agent moves to
+ * another manager within about 8 s. The timeout is generous on purpose: a busy daemon (this one
+ * starting a burst of containers, or the manager placing them) reads the ack late, and a session
+ * dropped for that costs the node its place and its tasks.
  */
 const SESSION_CHANNEL_OPTIONS = {
   "grpc.initial_reconnect_backoff_ms": 100,
   "grpc.max_reconnect_backoff_ms": 1000,
-  "grpc.keepalive_time_ms": 1000,
-  "grpc.keepalive_timeout_ms": 1500,
+  "grpc.keepalive_time_ms": 3000,
+  "grpc.keepalive_timeout_ms": 5000,
   "grpc.keepalive_permit_without_calls": 1,
 };
 

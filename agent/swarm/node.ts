@@ -264,6 +264,9 @@ export class SwarmNode {
     // A leader hands over first, so the swarm has a leader to record the departure.
     const m = this.manager;
     if (m?.isLeader()) await m.handOver().catch((e: Error) => this.log(`shoal daemon: handing over leadership: ${e.message}`));
+    // The session ends first: its heartbeats would mark the node ready again after the leader
+    // recorded it down, and `node rm` would then refuse it.
+    this.session?.stop();
     // Tell the leader, so the node's tasks are rescheduled at once rather than after the heartbeat
     // timeout, and a manager leaves the Raft group.
     const managers = (m?.managerAddrs() ?? s.managers).filter((a) => a !== s.addr || m?.isLeader() === false);
