@@ -285,7 +285,7 @@ export class RaftNode {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.leader);
+    if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.leader, rd.hardState?.term ?? this.term);
     if (rd.messagesBeforePersist) this.handleLeaderReady(rd);
     else await this.handleOtherReady(rd);
     this.maybeSnapshot();
@@ -347,11 +347,12 @@ export class RaftNode {
     this.commit = rd.hardState.commit;
   }
 
-  private onSoftState(role: Role, leader: number): void {
+  /** `term`: the term this Ready brings (its hard state is recorded after), for the log line. */
+  private onSoftState(role: Role, leader: number, term: number): void {
     const wasLeader = this.role === Role.Leader;
     // One line per change of leader: what an operator reads to follow elections.
     if (leader !== this.leader && (role === Role.Leader || role === Role.Follower)) {
-      this.o.log(`raft: member ${this.o.id} ${role === Role.Leader ? "leads" : leader ? `follows leader ${leader}` : "has no leader"} in term ${this.term}`);
+      this.o.log(`raft: member ${this.o.id} ${role === Role.Leader ? "leads" : leader ? `follows leader ${leader}` : "has no leader"} in term ${term}`);
     }
     this.role = role;
     this.leader = leader;

@@ -46,20 +46,24 @@ export class Cluster {
     return `${this.name}-${short}`;
   }
 
-  /** `shoal ARGS` on a lab host, as `shoal lab exec HOST -- shoal ARGS` runs it. */
-  shoal(short: string, ...args: string[]): Run {
+  /** The command line (nsenter's arguments) that runs `shoal ARGS` on a lab host, as `shoal lab exec HOST -- shoal ARGS` does. */
+  shoalArgs(short: string, ...args: string[]): string[] {
     const h = findHost(this.lab, this.host(short));
     if (!h.pid) throw new Error(`${h.name} is not running`);
-    const r = spawnSync("nsenter", ["--target", String(h.pid), "--net", "--mount", "--uts", "--", "env", `SHOAL_HOST=unix://${HOST_SOCKET}`, process.execPath, CLI, ...args], { encoding: "utf8", timeout: 120_000 });
+    return ["--target", String(h.pid), "--net", "--mount", "--uts", "--", "env", `SHOAL_HOST=unix://${HOST_SOCKET}`, process.execPath, CLI, ...args];
+  }
+
+  /** `shoal ARGS` on a lab host. */
+  shoal(short: string, ...args: string[]): Run {
+    const r = spawnSync("nsenter", this.shoalArgs(short, ...args), { encoding: "utf8", timeout: 120_000 });
     return { code: r.status ?? 137, out: r.stdout ?? "", err: r.stderr ?? "" };
   }
 
   /** Like shoal(), without blocking this process: for a test that serves the host something meanwhile. */
   shoalAsync(short: string, ...args: string[]): Promise<Run> {
-    const h = findHost(this.lab, this.host(short));
-    if (!h.pid) throw new Error(`${h.name} is not running`);
+    const argv = this.shoalArgs(short, ...args);
     return new Promise((resolve) => {
-      execFile("nsenter", ["--target", String(h.pid), "--net", "--mount", "--uts", "--", "env", `SHOAL_HOST=unix://${HOST_SOCKET}`, process.execPath, CLI, ...args], { encoding: "utf8", timeout: 120_000 }, (err, out, errOut) =>
+      execFile("nsenter", argv, { encoding: "utf8", timeout: 120_000 }, (err, out, errOut) =>
         resolve({ code: err ? (typeof err.code === "number" ? err.code : 137) : 0, out, err: errOut }),
       );
     });

@@ -9,7 +9,6 @@ import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeState, TaskState, UpdateState, type Task } from "../../proto/gen/cluster.js";
 import { labKill, labStart } from "../../lab/lab.js";
-import { HOST_SOCKET } from "../../lab/host.js";
 import { findHost } from "../../lab/state.js";
 import { CLI, Cluster, eventually, isRunning } from "./harness.js";
 
@@ -298,8 +297,7 @@ describe("overlay networks on a 3+3 lab", () => {
 
 /** `shoal ARGS` on a lab host, left running; its output so far, and a way to stop it. */
 function spawnShoalOn(c: Cluster, short: string, args: string[]): { out: () => string; kill: () => void } {
-  const h = findHost(c.lab, c.host(short));
-  const p = spawn("nsenter", ["--target", String(h.pid), "--net", "--mount", "--uts", "--", "env", `SHOAL_HOST=unix://${HOST_SOCKET}`, process.execPath, CLI, ...args]);
+  const p = spawn("nsenter", c.shoalArgs(short, ...args));
   let out = "";
   p.stdout.on("data", (d: Buffer) => (out += d));
   p.stderr.on("data", (d: Buffer) => (out += d));

@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials, Metadata, Server, ServerCredentials, status, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HOST_SOCKET } from "../../lab/host.js";
 import { labKill, labStart } from "../../lab/lab.js";
 import { findHost, hostDir } from "../../lab/state.js";
 import { createNodeKey } from "../../manager/ca/csr.js";
@@ -46,8 +45,7 @@ function tlsOf(short: string): { certPem: string; keyPem: string; rootCaPem: str
 
 /** `shoal ARGS` on a host with `input` on its stdin (swarm unlock reads the key there). */
 function shoalWithInput(short: string, input: string, ...args: string[]): Run {
-  const h = findHost(c.lab, c.host(short));
-  const r = spawnSync("nsenter", ["--target", String(h.pid), "--net", "--mount", "--uts", "--", "env", `SHOAL_HOST=unix://${HOST_SOCKET}`, process.execPath, CLI, ...args], { encoding: "utf8", input, timeout: 60_000 });
+  const r = spawnSync("nsenter", c.shoalArgs(short, ...args), { encoding: "utf8", input, timeout: 60_000 });
   return { code: r.status ?? 137, out: r.stdout ?? "", err: r.stderr ?? "" };
 }
 

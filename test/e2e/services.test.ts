@@ -3,9 +3,7 @@
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeState } from "../../proto/gen/cluster.js";
-import { HOST_SOCKET } from "../../lab/host.js";
-import { findHost } from "../../lab/state.js";
-import { CLI, Cluster, eventually, STORES, total } from "./harness.js";
+import { Cluster, eventually, STORES, total } from "./harness.js";
 
 const spreadOk = (m: Map<string, number>, nodes: number) => {
   const counts = [...m.values()];
@@ -85,8 +83,7 @@ describe.each(STORES)("services on a 3+2 lab (%s store)", (store) => {
   it("service logs -f streams every replica's output from every node", async () => {
     c.ok("m1", "service", "create", "-d", "--name", "talk", "--replicas", "4", "busybox:1", "sh", "-c", "while true; do echo hello from $(hostname); sleep 0.2; done");
     await eventually("4 running", async () => total(await c.running("talk")) === 4);
-    const h = findHost(c.lab, c.host("m2"));
-    const p = spawn("nsenter", ["--target", String(h.pid), "--net", "--mount", "--uts", "--", "env", `SHOAL_HOST=unix://${HOST_SOCKET}`, process.execPath, CLI, "service", "logs", "-f", "talk"]);
+    const p = spawn("nsenter", c.shoalArgs("m2", "service", "logs", "-f", "talk"));
     let out = "";
     p.stdout.on("data", (d) => (out += d));
     try {

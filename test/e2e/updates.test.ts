@@ -6,11 +6,9 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HOST_SOCKET } from "../../lab/host.js";
-import { findHost } from "../../lab/state.js";
 import { TaskState, UpdateState, type Task } from "../../proto/gen/cluster.js";
 import { labKill, labStart } from "../../lab/lab.js";
-import { CLI, Cluster, eventually, isRunning } from "./harness.js";
+import { Cluster, eventually, isRunning } from "./harness.js";
 
 const HEALTH = ["--health-cmd", "wget -qO- http://127.0.0.1:8080/ >/dev/null", "--health-interval", "1s", "--health-retries", "2"];
 const WEB = ["busybox:1", "httpd", "-f", "-p", "8080", "-h", "/var/www"];
@@ -107,8 +105,7 @@ describe("rolling updates on a 3+3 lab", () => {
 
   it("the progress display is right on a terminal (under tmux) and plain lines in a pipe", async () => {
     const name = await create(3);
-    const h = findHost(c.lab, c.host("m1"));
-    const shoal = ["nsenter", "--target", String(h.pid), "--net", "--mount", "--uts", "--", "env", `SHOAL_HOST=unix://${HOST_SOCKET}`, process.execPath, CLI];
+    const shoal = ["nsenter", ...c.shoalArgs("m1")];
     const session = `shoal-e2e-${process.pid}`;
     const done = join(tmpdir(), `${session}.done`);
     rmSync(done, { force: true });
