@@ -25,6 +25,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 npm run --silent build
-# Put `shoal` on PATH, as an installed package would (lab hosts run it by name too).
-ln -sf "$PWD/dist/cli/main.js" /usr/local/bin/shoal
+# Put `shoal` on PATH, as an installed package would (lab hosts run it by name too): the native
+# client, which does run/ps/start/stop/rm itself and hands every other command to dist/cli/main.js.
+ln -sf "$PWD/native/build/shoal" /usr/local/bin/shoal
 chmod +x dist/cli/main.js 2>/dev/null || true

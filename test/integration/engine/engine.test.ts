@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { makeBusyboxTarball } from "../../support/busybox.js";
-import { CLI, freePort, run, sleep, TestDaemon, until } from "./harness.js";
+import { freePort, NODE_CLI, run, shoalCommand, sleep, TestDaemon, until } from "./harness.js";
 
 const IMG = "itest/busybox:1";
 let d: TestDaemon;
@@ -203,7 +203,7 @@ describe("daemon restarts and restart policies", () => {
     const info = await inspect("survivor");
     expect(info.State.Running).toBe(true);
     expect(info.State.Pid).toBe(pid);
-    const follow = run("timeout", ["2", "node", CLI, "logs", "-f", "--tail", "1", "survivor"], { SHOAL_HOST: d.host });
+    const follow = run("timeout", ["2", ...shoalCommand(["logs", "-f", "--tail", "1", "survivor"]).flat()], { SHOAL_HOST: d.host });
     const out = (await follow).stdout.trim().split("\n");
     expect(out.length).toBeGreaterThanOrEqual(4); // the tail line plus new ones while following
     await sh("rm", "-f", "survivor");
@@ -296,15 +296,15 @@ describe("bad input: one line, non-zero, nothing left behind", () => {
   });
 
   test("no daemon: the message says how to start one", async () => {
-    const r = await run("node", [CLI, "ps"], { SHOAL_HOST: "unix:///run/shoal-none/x.sock" });
+    const r = await run(...shoalCommand(["ps"]), { SHOAL_HOST: "unix:///run/shoal-none/x.sock" });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toBe("shoal: cannot connect to the Shoal daemon at unix:///run/shoal-none/x.sock: is `shoal daemon` running?\n");
-    const dflt = await run("node", [CLI, "ps"], { SHOAL_HOST: "" });
+    const dflt = await run(...shoalCommand(["ps"]), { SHOAL_HOST: "" });
     if (!existsSync("/run/shoal/shoal.sock")) expect(dflt.stderr).toContain("unix:///run/shoal/shoal.sock: is `shoal daemon` running?");
   });
 
   test("a second daemon on the same data root refuses to start", async () => {
-    const r = await run("node", [CLI, "daemon", "--data-root", d.dataRoot, "--exec-root", d.execRoot + "2", "--socket", d.socket + "2"]);
+    const r = await run("node", [NODE_CLI, "daemon", "--data-root", d.dataRoot, "--exec-root", d.execRoot + "2", "--socket", d.socket + "2"]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/^shoal: another shoal daemon \(pid \d+\) is already using data root/);
     expect((await sh("version")).code).toBe(0);

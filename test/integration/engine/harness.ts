@@ -6,8 +6,16 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { daemonNames, type DaemonNames } from "../../../agent/network/names.js";
 
-/** The built CLI (SHOAL_CLI overrides, e.g. to test another build). */
-export const CLI = process.env.SHOAL_CLI ?? join(process.cwd(), "dist/cli/main.js");
+/** The Node CLI, which also runs the daemon. */
+export const NODE_CLI = join(process.cwd(), "dist/cli/main.js");
+/** The `shoal` an operator runs: the native client (it hands what it does not do to the Node
+ * CLI). SHOAL_CLI overrides, e.g. SHOAL_CLI=dist/cli/main.js to test the Node CLI alone. */
+export const CLI = process.env.SHOAL_CLI ?? join(process.cwd(), "native/build/shoal");
+
+/** The command line that runs `shoal ARGS...` with CLI. */
+export function shoalCommand(args: string[]): [string, string[]] {
+  return CLI.endsWith(".js") ? ["node", [CLI, ...args]] : [CLI, args];
+}
 
 export interface Result {
   code: number;
@@ -29,8 +37,8 @@ export class TestDaemon {
   }
 
   async start(): Promise<void> {
-    if (!existsSync(CLI)) throw new Error(`${CLI} missing: build first with npx tsc -p tsconfig.json`);
-    const p = spawn("node", [CLI, "daemon", "--data-root", this.dataRoot, "--exec-root", this.execRoot, "--socket", this.socket], { stdio: ["ignore", "pipe", "pipe"] });
+    for (const f of [CLI, NODE_CLI]) if (!existsSync(f)) throw new Error(`${f} missing: build first with npm run build`);
+    const p = spawn("node", [NODE_CLI, "daemon", "--data-root", this.dataRoot, "--exec-root", this.execRoot, "--socket", this.socket], { stdio: ["ignore", "pipe", "pipe"] });
     p.stdout!.on("data", (d: Buffer) => (this.log += d));
     p.stderr!.on("data", (d: Buffer) => (this.log += d));
     this.proc = p;
@@ -57,7 +65,8 @@ export class TestDaemon {
   }
 
   shoal(...args: string[]): Promise<Result> {
-    return run("node", [CLI, ...args], { SHOAL_HOST: this.host });
+    const [file, argv] = shoalCommand(args);
+    return run(file, argv, { SHOAL_HOST: this.host });
   }
 
   /** Everything of this daemon's still on the host (empty when clean). */
