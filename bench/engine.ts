@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeBusyboxTarball } from "../test/support/busybox.js";
-import { run, sleep, TestDaemon, type Result } from "../test/integration/engine/harness.js";
+import { NODE_CLI, run, sleep, TestDaemon, type Result } from "../test/integration/engine/harness.js";
 import { packageRoot } from "../lab/host.js";
 import { measureRuntime } from "./engine-runtime.js";
 
@@ -38,13 +38,14 @@ export async function main(args: string[]): Promise<void> {
   await d.start();
   const native = join(packageRoot(), "native/build/shoal");
   const shoal = (...a: string[]): Promise<Result> => run(native, a, { SHOAL_HOST: d.host });
+  const nodeCli = (...a: string[]): Promise<Result> => run("node", [NODE_CLI, ...a], { SHOAL_HOST: d.host });
   try {
     makeBusyboxTarball(join(d.root, "bb.tar"), mkdtempSync(join(d.root, "rootfs-")));
     const imp = await d.shoal("import", join(d.root, "bb.tar"), IMG);
     if (imp.code !== 0) throw new Error(`import failed: ${imp.stderr}`);
 
     const versions: number[] = [];
-    for (let i = 0; i < 5; i++) versions.push(await timed(() => d.shoal("version")));
+    for (let i = 0; i < 5; i++) versions.push(await timed(() => nodeCli("version")));
     const version = median(versions);
     const e2e: number[] = [];
     for (let i = 0; i < runs; i++) {
@@ -57,7 +58,7 @@ export async function main(args: string[]): Promise<void> {
     }
     const run_e2e_ms = median(e2e);
     const nodeE2e: number[] = [];
-    for (let i = 0; i < 5; i++) nodeE2e.push(await timed(() => d.shoal("run", "--rm", IMG, "true")));
+    for (let i = 0; i < 5; i++) nodeE2e.push(await timed(() => nodeCli("run", "--rm", IMG, "true")));
     const node_run_e2e_ms = median(nodeE2e);
     console.log(`shoal run --rm true: median ${run_e2e_ms.toFixed(1)} ms over ${runs} (the Node CLI's ${node_run_e2e_ms.toFixed(1)} ms); node dist/cli/main.js version ${version.toFixed(0)} ms`);
 

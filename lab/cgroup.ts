@@ -1,6 +1,7 @@
-// Each lab host's processes (its daemon, shims and containers) live in one freezer cgroup. The
-// daemon's runtime never moves processes in the freezer hierarchy, so a shim that setsid()s or
-// double-forks stays inside, and a power loss is: freeze, SIGKILL every member, thaw.
+// Each lab host's daemon lives in one freezer cgroup: a power loss freezes it (so it starts
+// nothing more), SIGKILLs every member and thaws. The runtime's spawner and the shims it forks
+// leave the daemon's cgroups (as on a real host, where a daemon's service stop must not reach
+// them), so killHost finds those by the host's namespaces instead (power.ts).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 

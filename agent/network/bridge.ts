@@ -1,7 +1,8 @@
 // The daemon's default bridge network: one Linux bridge, one nftables table (outbound NAT and
 // published ports), and per container a netns joined to the bridge by a veth pair.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { basename, join } from "node:path";
 import { ipBatch, nftBatch, run } from "./cmd.js";
 import { AddressPool } from "./ipam.js";
 import { formatCidr, formatIp, gatewayOf, parseCidr, pickFree, type Subnet } from "./ipv4.js";
@@ -41,6 +42,16 @@ export class BridgeNetwork {
   private pool!: AddressPool;
   /** Published ports by container id. */
   private published = new Map<string, PublishedPort[]>();
+  /** Each attached container's endpoint key (its netns and veth are named for it). */
+  private endpoints = new Map<string, string>();
+  /** Ready endpoints' keys. */
+  private spares: string[] = [];
+  private refilling?: Promise<unknown>;
+  /** Endpoints being removed in the background. */
+  private removing = new Set<Promise<void>>();
+  private closed = false;
+  /** Keys of the endpoints this daemon made that are not removed yet. */
+  private live = new Set<string>();
   private readonly dir: string;
 
   constructor(private readonly names: DaemonNames, dataRoot: string, private readonly subnetArg?: string) {
@@ -84,6 +95,10 @@ export class BridgeNetwork {
     // Lets the output-hook DNAT of 127.0.0.1:HOSTPORT be routed onto the bridge.
     writeFileSync(`/proc/sys/net/ipv4/conf/${br}/route_localnet`, "1");
     await this.writeTable();
+    // Spares an earlier daemon made and never handed out (it was killed): no record names them.
+    const left = existsSync("/run/netns") ? readdirSync("/run/netns").filter((n) => n.startsWith(this.names.netnsPrefix + SPARE_MARK)) : [];
+    if (left.length) await ipBatch(left.map((n) => `netns del ${n}`)).catch(() => undefined);
+    this.topUp();
   }
 
   private async writeTable(): Promise<void> {
@@ -115,8 +130,12 @@ export class BridgeNetwork {
 `);
   }
 
-  /** Removes the table, and the bridge when nothing is attached to it any more. */
+  /** Removes the spare endpoints, the table, and the bridge when nothing is attached to it any more. */
   async teardown(removeBridge: boolean): Promise<void> {
+    this.closed = true;
+    await this.refilling;
+    await Promise.all([...this.removing]);
+    await Promise.all(this.spares.splice(0).map((key) => this.removeEndpoint(key)));
     await run("nft", ["delete", "table", "inet", this.names.nftTable]).catch(() => undefined);
     if (removeBridge) await run("ip", ["link", "del", this.names.bridge]).catch(() => undefined);
   }
@@ -134,23 +153,67 @@ export class BridgeNetwork {
 
   /** Gives the container a netns on the bridge, an address and its published ports. */
   async attach(containerId: string, ports: PublishedPort[]): Promise<Endpoint> {
-    const ns = netnsName(this.names, containerId);
-    const veth = hostVethName(this.names, containerId);
+    const key = this.spares.pop() ?? (await this.makeEndpoints(1))[0];
+    this.pool.transfer(key, containerId);
+    this.endpoints.set(containerId, key);
     const ip = this.pool.allocate(containerId);
+    this.topUp();
     try {
-      const stale = existsSync(`/sys/class/net/${veth}`) ? [`link del ${veth}`] : []; // a detach the kernel has not finished
-      await ipBatch([...stale, `netns add ${ns}`, `link add ${veth} type veth peer name eth0 netns ${ns}`, `link set ${veth} master ${this.names.bridge} up`]);
-      await ipBatch([`link set lo up`, `addr add ${ip}/${this.subnet.prefix} dev eth0`, `link set eth0 up`, `route add default via ${this.gateway}`], ns);
       await this.publish(containerId, ip, ports);
     } catch (err) {
       await this.detach(containerId);
       throw err;
     }
-    return { netnsPath: `/run/netns/${ns}`, ip, gateway: this.gateway, prefix: this.subnet.prefix };
+    return { netnsPath: `/run/netns/${netnsName(this.names, key)}`, ip, gateway: this.gateway, prefix: this.subnet.prefix };
+  }
+
+  /**
+   * Endpoints made ahead of need: a netns on the bridge, addressed and up. Making one costs two
+   * `ip` runs (~8 ms of a container's start); made in batches while the daemon is idle, the
+   * host side of many costs one. Their addresses are the pool's, owned by their keys ("w…", never
+   * a container id) until a container takes one.
+   */
+  private async makeEndpoints(n: number): Promise<string[]> {
+    const keys = Array.from({ length: n }, () => SPARE_MARK + randomBytes(6).toString("hex").slice(0, 11));
+    const made: string[] = [];
+    try {
+      const host: string[] = [];
+      for (const key of keys) {
+        const veth = hostVethName(this.names, key);
+        if (existsSync(`/sys/class/net/${veth}`)) host.push(`link del ${veth}`);
+        host.push(`netns add ${netnsName(this.names, key)}`, `link add ${veth} type veth peer name eth0 netns ${netnsName(this.names, key)}`, `link set ${veth} master ${this.names.bridge} up`);
+      }
+      made.push(...keys);
+      for (const key of keys) this.live.add(key);
+      await ipBatch(host);
+      await Promise.all(
+        keys.map((key) => {
+          const ip = this.pool.allocate(key);
+          return ipBatch([`link set lo up`, `addr add ${ip}/${this.subnet.prefix} dev eth0`, `link set eth0 up`, `route add default via ${this.gateway}`], netnsName(this.names, key));
+        }),
+      );
+      return keys;
+    } catch (err) {
+      await Promise.all(made.map((key) => this.removeEndpoint(key)));
+      throw err;
+    }
+  }
+
+  /** Keeps SPARES endpoints ready, one batch at a time, in the background. */
+  private topUp(): void {
+    if (this.refilling || this.closed || this.spares.length >= SPARES / 2) return;
+    this.refilling = this.makeEndpoints(SPARES - this.spares.length)
+      .then(async (keys) => {
+        if (this.closed) await Promise.all(keys.map((k) => this.removeEndpoint(k)));
+        else this.spares.push(...keys);
+      })
+      .catch((err: Error) => console.error(`shoal daemon: making spare bridge endpoints: ${err.message}`))
+      .finally(() => (this.refilling = undefined));
   }
 
   /** Re-installs the published ports of a container that kept running while the daemon was away. */
-  async readopt(containerId: string, ip: string, ports: PublishedPort[]): Promise<void> {
+  async readopt(containerId: string, ip: string, ports: PublishedPort[], netnsPath?: string): Promise<void> {
+    this.endpoints.set(containerId, keyOf(this.names, containerId, netnsPath));
     this.pool.allocate(containerId);
     await this.publish(containerId, ip, ports);
   }
@@ -161,29 +224,55 @@ export class BridgeNetwork {
     await nftBatch(ports.map((p) => `add element inet ${this.names.nftTable} ${elementOf(p, ip)}`).join("\n") + "\n");
   }
 
-  /** Removes everything attach made; safe to call on a half-made or already removed endpoint. */
-  async detach(containerId: string): Promise<void> {
+  /**
+   * Removes everything attach made; safe to call on a half-made or already removed endpoint.
+   * The published ports go at once (a new container may want them). With `background` (a
+   * container that just exited) the netns goes after this returns, its address coming back to
+   * the pool once it is gone; the daemon's teardown waits for it.
+   */
+  async detach(containerId: string, netnsPath?: string, o: { background?: boolean } = {}): Promise<void> {
     const ports = this.published.get(containerId) ?? [];
     this.published.delete(containerId);
     if (ports.length > 0) {
       await nftBatch(ports.map((p) => `delete element inet ${this.names.nftTable} ${elementKey(p)}`).join("\n") + "\n").catch(() => undefined);
     }
-    const ns = netnsName(this.names, containerId);
-    const veth = hostVethName(this.names, containerId);
+    const key = this.endpoints.get(containerId) ?? (netnsPath ? keyOf(this.names, containerId, netnsPath) : undefined);
+    this.endpoints.delete(containerId);
+    if (key === undefined) return this.pool.release(containerId); // none made, or already gone
+    const gone = this.removeEndpoint(key).then(() => this.pool.release(containerId));
+    if (!o.background) return gone;
+    this.removing.add(gone);
+    void gone.finally(() => this.removing.delete(gone));
+  }
+
+  private async removeEndpoint(key: string): Promise<void> {
+    const ns = netnsName(this.names, key);
+    const veth = hostVethName(this.names, key);
     // Deleting the netns is enough: once its last process is gone the kernel destroys eth0 and
     // with it the host end, without the ~25 ms a synchronous `link del` waits.
     if (existsSync(`/run/netns/${ns}`)) await run("ip", ["netns", "del", ns]).catch(() => undefined);
     else if (existsSync(`/sys/class/net/${veth}`)) await run("ip", ["link", "del", veth]).catch(() => undefined);
-    this.pool.release(containerId);
+    this.pool.release(key);
+    this.live.delete(key);
   }
 
-  /** Forgets addresses of containers that are gone. */
+  /** Forgets addresses of containers that are gone (and of spares an earlier daemon made). */
   retain(containerIds: Set<string>): void {
-    this.pool.retain(containerIds);
+    this.pool.retain(new Set([...containerIds, ...this.live]));
   }
 }
 
+/** Spare endpoints' keys start with this, which no container id (hex) does. */
+const SPARE_MARK = "w";
+const SPARES = 8;
+
+/** The endpoint key of a container attached by an earlier daemon: from its netns path, or (before spares) its id. */
+function keyOf(names: DaemonNames, containerId: string, netnsPath?: string): string {
+  const ns = netnsPath ? basename(netnsPath) : "";
+  return ns.startsWith(names.netnsPrefix) ? ns.slice(names.netnsPrefix.length) : containerId.slice(0, 12);
+}
+
 const mapOf = (p: PublishedPort) => `${p.protocol}_${p.hostIp ? "addr" : "any"}`;
-const keyOf = (p: PublishedPort) => (p.hostIp ? `${p.hostIp} . ${p.hostPort}` : `${p.hostPort}`);
-const elementOf = (p: PublishedPort, ip: string) => `${mapOf(p)} { ${keyOf(p)} : ${ip} . ${p.containerPort} }`;
-const elementKey = (p: PublishedPort) => `${mapOf(p)} { ${keyOf(p)} }`;
+const portKey = (p: PublishedPort) => (p.hostIp ? `${p.hostIp} . ${p.hostPort}` : `${p.hostPort}`);
+const elementOf = (p: PublishedPort, ip: string) => `${mapOf(p)} { ${portKey(p)} : ${ip} . ${p.containerPort} }`;
+const elementKey = (p: PublishedPort) => `${mapOf(p)} { ${portKey(p)} }`;

@@ -118,7 +118,7 @@ export class ContainerEngine {
     if (rec.network && !existsSync(rec.network.netnsPath)) {
       // The host rebooted (a lab host's power came back): its network namespace and veth are
       // gone with /run, so the container gets a fresh attachment rather than a dangling path.
-      await this.d.network.detach(rec.id);
+      await this.d.network.detach(rec.id, rec.network.netnsPath);
       rec.network = null;
     }
     const attached = c.networkMode === "bridge" && !rec.network;
@@ -204,7 +204,7 @@ export class ContainerEngine {
     this.store.save(rec);
     await this.d.runtime.cleanup(this.stateDir(id)).catch(() => undefined);
     if (!restart) {
-      await this.detachNetworks(rec);
+      await this.detachNetworks(rec, true); // off the exit's path: `run --rm` and waiters need not wait for the netns
       this.store.save(rec);
     }
     this.events.emit(`exit:${id}`, status);
@@ -225,7 +225,7 @@ export class ContainerEngine {
       this.restartTimers.set(id, timer);
     } else if (rec.config.autoRemove) {
       await this.drainFollowers(id);
-      await this.removeRecord(rec).catch((err) => {
+      await this.removeRecord(rec, { cleanedUp: true }).catch((err) => {
         // Kept, and said so, rather than leaving waiters for a removal that will not come.
         rec.config.autoRemove = false;
         rec.state.error = `removing after exit: ${(err as Error).message}`;
@@ -235,10 +235,10 @@ export class ContainerEngine {
     }
   }
 
-  /** The container's namespace goes: its other networks first, then the bridge (which deletes it). */
-  private async detachNetworks(rec: ContainerRecord): Promise<void> {
+  /** The container's namespace goes: its other networks first, then the bridge (which deletes it; after this returns with `background`). */
+  private async detachNetworks(rec: ContainerRecord, background = false): Promise<void> {
     await this.networkHook?.detach(rec);
-    await this.d.network.detach(rec.id);
+    await this.d.network.detach(rec.id, rec.network?.netnsPath, { background });
     rec.network = null;
   }
 
@@ -323,9 +323,10 @@ export class ContainerEngine {
     await this.removeRecord(rec);
   }
 
-  private async removeRecord(rec: ContainerRecord): Promise<void> {
+  /** cleanedUp: the runtime has just freed the container (onExit): not asked a second time. */
+  private async removeRecord(rec: ContainerRecord, o: { cleanedUp?: boolean } = {}): Promise<void> {
     this.cancelRestart(rec.id);
-    await this.d.runtime.cleanup(this.stateDir(rec.id)).catch(() => undefined);
+    if (!o.cleanedUp) await this.d.runtime.cleanup(this.stateDir(rec.id)).catch(() => undefined);
     await this.detachNetworks(rec);
     rmSync(this.stateDir(rec.id), { recursive: true, force: true });
     this.store.delete(rec.id);
@@ -389,10 +390,10 @@ export class ContainerEngine {
     for (const rec of this.store.all()) {
       if (rec.network) withNetwork.add(rec.id);
       if (rec.state.status === "running") {
-        if (rec.network) await this.d.network.readopt(rec.id, rec.network.ip, portsOf(rec.config)).catch(() => undefined);
+        if (rec.network) await this.d.network.readopt(rec.id, rec.network.ip, portsOf(rec.config), rec.network.netnsPath).catch(() => undefined);
         this.watch(rec.id);
       } else if (rec.state.status === "restarting") {
-        if (rec.network) await this.d.network.readopt(rec.id, rec.network.ip, portsOf(rec.config)).catch(() => undefined);
+        if (rec.network) await this.d.network.readopt(rec.id, rec.network.ip, portsOf(rec.config), rec.network.netnsPath).catch(() => undefined);
         rec.restartCount++;
         this.launch(rec).catch(() => this.onExit(rec.id, { exitCode: 255, oomKilled: false }));
       } else if (rec.config.autoRemove && rec.state.status === "exited") {

@@ -72,7 +72,10 @@ export class TestDaemon {
   /** Everything of this daemon's still on the host (empty when clean). */
   leftovers(): string[] {
     const out: string[] = [];
-    const netns = existsSync("/run/netns") ? readdirSync("/run/netns").filter((n) => n.startsWith(this.names.netnsPrefix)) : [];
+    // Spare endpoints ("…-w…") are the daemon's own, made ahead of need; they go with the daemon.
+    const alive = this.proc?.exitCode === null && this.proc.signalCode === null;
+    const ours = (n: string) => n.startsWith(this.names.netnsPrefix) && !(alive && n.startsWith(this.names.netnsPrefix + "w"));
+    const netns = existsSync("/run/netns") ? readdirSync("/run/netns").filter(ours) : [];
     out.push(...netns.map((n) => `netns ${n}`));
     const mounts = execFileSync("cat", ["/proc/self/mountinfo"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(this.root));
     out.push(...mounts.map((m) => `mount ${m}`));
