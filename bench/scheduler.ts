@@ -6,7 +6,7 @@
 // 22.6 s); Docker Swarm cannot run 1,000 simulated nodes here.
 // Env: SCHED_NODES, SCHED_TASKS, SCHED_IDLE_NODES. Last line: one JSON object.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, rmSync } from "node:fs";
+import { mkdtempSync, openSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -15,6 +15,7 @@ import { createNodeKey } from "../manager/ca/csr.js";
 import { ControlClient, DispatcherClient } from "../proto/gen/swarm.js";
 import { freePort } from "../test/support/cluster/managers.js";
 import { SimAgent } from "../test/support/cluster/sim-agent.js";
+import { monoUs, showSummary, summarise, type Window } from "./support/cpuprofile.js";
 
 const SWARMKIT_100K_S = 22.6;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -64,6 +65,17 @@ class Managers {
     );
   }
 
+  /** With SCHED_PROFILE: each manager's CPU inside `window` (the timed phase), by area and caller. */
+  showProfiles(window: Window): void {
+    const dir = process.env.SCHED_PROFILE;
+    if (!dir) return;
+    const files = readdirSync(dir);
+    this.procs.forEach((p, i) => {
+      const f = files.find((x) => x.includes(`.${p.pid}.`) && x.endsWith(".cpuprofile"));
+      if (f) showSummary(`manager ${i + 1} (${join(dir, f)})`, summarise([join(dir, f)], [window]), { wallMs: (window.to - window.from) / 1000 });
+    });
+  }
+
   /** SIGTERM (a profiled manager writes its profile on a clean exit), SIGKILL after 5 s. */
   async stop(): Promise<void> {
     await Promise.all(
@@ -84,22 +96,24 @@ class Managers {
 
 /** Joins `n` simulated nodes through the manager at `addr`, following it to the leader. */
 async function joinNodes(addr: string, token: string, n: number, prefix: string): Promise<string[]> {
-  let d = new DispatcherClient(addr, credentials.createInsecure());
+  // One client per manager, closed only at the end: 200 joins run at once, and one of them
+  // following the leader elsewhere must not close the channel under the others.
+  const clients = new Map<string, DispatcherClient>();
+  const client = (a: string) => clients.get(a) ?? clients.set(a, new DispatcherClient(a, credentials.createInsecure())).get(a)!;
   const ids: string[] = [];
   // One key for every simulated node: each join still gets its own certificate signed.
   const { csrPem } = await createNodeKey();
   const joinOne = async (hostname: string, tries = 20): Promise<string> => {
     const req = { token, addr: "127.0.0.1:1", description: { hostname, resources: { nanoCpus: 4e9, memoryBytes: 8 * 2 ** 30 }, platform: { architecture: "x86_64", os: "linux" }, engine: { engineVersion: "sim", labels: {} } }, csr: csrPem };
     try {
-      return (await call<{ nodeId: string }>(d, "join", req)).nodeId;
+      return (await call<{ nodeId: string }>(client(addr), "join", req)).nodeId;
     } catch (err) {
-      const leader = /leader is at (\S+)/.exec((err as ServiceError).details ?? "")?.[1];
-      if (!leader || tries === 0) throw err;
-      if (leader !== addr) {
-        addr = leader;
-        d.close();
-        d = new DispatcherClient(addr, credentials.createInsecure());
-      }
+      // "…leader is at ADDR" (a join answered by a follower) or "…forward to member N at ADDR" (the leader changed meanwhile).
+      const leader = /(?:leader is|forward to member \d+) at (\S+)/.exec((err as ServiceError).details ?? "")?.[1];
+      // A leader change in the middle of the join: ask the same manager again, it knows the new leader by then.
+      const changed = /leader/i.test((err as ServiceError).details ?? "");
+      if ((!leader && !changed) || tries === 0) throw err;
+      if (leader) addr = leader;
       await sleep(50);
       return joinOne(hostname, tries - 1);
     }
@@ -107,13 +121,19 @@ async function joinNodes(addr: string, token: string, n: number, prefix: string)
   for (let i = 0; i < n; i += 200) {
     ids.push(...(await Promise.all(Array.from({ length: Math.min(200, n - i) }, (_, j) => joinOne(`${prefix}${i + j}`)))));
   }
-  d.close();
+  for (const c of clients.values()) c.close();
   return ids;
 }
 
+/** Ready nodes; -1 while no leader answers (a leader change under the load of joins). */
 async function readyNodes(c: ControlClient): Promise<number> {
-  const r = await call<{ nodes: { status?: { state: number } }[] }>(c, "listNodes", {});
-  return r.nodes.filter((n) => n.status?.state === 2).length;
+  try {
+    const r = await call<{ nodes: { status?: { state: number } }[] }>(c, "listNodes", {});
+    return r.nodes.filter((n) => n.status?.state === 2).length;
+  } catch (err) {
+    if ((err as ServiceError).code === 14) return -1;
+    throw err;
+  }
 }
 
 export async function main(): Promise<void> {
@@ -123,6 +143,8 @@ export async function main(): Promise<void> {
   const PER_SERVICE = Math.min(1000, TASKS);
   const m = new Managers();
   const agents: SimAgent[] = [];
+  let result: object | undefined;
+  let timed: Window | undefined;
   try {
     await m.start();
     const control = new ControlClient(m.addrs[0], credentials.createInsecure(), { "grpc.max_receive_message_length": 256 * 1024 * 1024 });
@@ -138,6 +160,7 @@ export async function main(): Promise<void> {
     console.log(`${NODES} simulated nodes ready`);
 
     const t0 = Date.now();
+    const t0Us = monoUs();
     const creates: Promise<unknown>[] = [];
     for (let s = 0; s * PER_SERVICE < TASKS; s++) {
       const replicas = Math.min(PER_SERVICE, TASKS - s * PER_SERVICE);
@@ -170,6 +193,7 @@ export async function main(): Promise<void> {
       if (Date.now() - t0 > 600_000) throw new Error(`only ${running} of ${TASKS} running after 600 s`);
     }
     const seconds = (Date.now() - t0) / 1000;
+    timed = { from: t0Us, to: monoUs() };
     if (leaderChanges > 0) console.log(`leadership changed hands ${leaderChanges} time(s) under the load (see the managers' logs with SCHED_KEEP=1)`);
     console.log(`${TASKS} tasks on ${NODES} nodes placed and running in ${seconds.toFixed(2)} s (services created in ${created} ms); SwarmKit: ${SWARMKIT_100K_S} s`);
 
@@ -193,21 +217,25 @@ export async function main(): Promise<void> {
     const heartbeatCpuPct = Math.round((1000 * (after[li].cpuMs - before[li].cpuMs)) / (Date.now() - t1)) / 10;
     console.log(`${IDLE_NODES} nodes heartbeating: leader CPU ${heartbeatCpuPct}% of one core (goal ≤ 50%)`);
     control.close();
-    console.log(
-      JSON.stringify({
-        tasks: TASKS,
-        nodes: NODES,
-        seconds,
-        swarmkit_seconds: SWARMKIT_100K_S,
-        ratio_vs_swarmkit: Math.round((seconds / SWARMKIT_100K_S) * 100) / 100,
-        tasks_per_s: Math.round(TASKS / seconds),
-        heartbeat_nodes: IDLE_NODES,
-        heartbeat_cpu_pct: heartbeatCpuPct,
-        leader_changes_seen: leaderChanges,
-      }),
-    );
+    result = {
+      tasks: TASKS,
+      nodes: NODES,
+      seconds,
+      swarmkit_seconds: SWARMKIT_100K_S,
+      ratio_vs_swarmkit: Math.round((seconds / SWARMKIT_100K_S) * 100) / 100,
+      tasks_per_s: Math.round(TASKS / seconds),
+      heartbeat_nodes: IDLE_NODES,
+      heartbeat_cpu_pct: heartbeatCpuPct,
+      leader_changes_seen: leaderChanges,
+    };
   } finally {
     for (const a of agents) a.stop();
     await m.stop();
   }
+  // The managers write their profiles as they exit: only then can the timed phase be read.
+  if (timed && process.env.SCHED_PROFILE) {
+    console.log(`timed phase on the profiles' clock: ${timed.from}..${timed.to} µs`);
+    m.showProfiles(timed);
+  }
+  console.log(JSON.stringify(result));
 }

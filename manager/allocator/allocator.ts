@@ -2,12 +2,22 @@
 // back in one store batch. A new task becomes PENDING (schedulable) only in the same write that
 // gives it its addresses. Each object is re-read in its own sub-transaction and written only if
 // it still needs what was decided; anything left undone is decided again on the next pass.
-import { TaskState } from "../../proto/gen/cluster.js";
+import { type Task, TaskState } from "../../proto/gen/cluster.js";
 import type { Store, WatchFilter } from "../store/types.js";
-import { DEFAULT_ALLOCATOR_OPTIONS, isAllocated, planAllocation, type AllocatorOptions } from "./plan.js";
+import { DEFAULT_ALLOCATOR_OPTIONS, holdsAddresses, isAllocated, planAllocation, type AllocatorOptions } from "./plan.js";
 
-/** What wakes the allocator: a task to allocate or release, a network, service or node to allocate for. */
-export const ALLOCATOR_FILTER: WatchFilter = { kinds: ["task", "service", "network", "node"] };
+/**
+ * What wakes the allocator: a task to allocate or release, a network, service or node to allocate
+ * for. Agents' progress reports on allocated tasks, by far the most events, are neither.
+ */
+export const ALLOCATOR_FILTER: WatchFilter = {
+  kinds: ["task", "service", "network", "node"],
+  match: (e) => {
+    if (e.kind !== "task" || !e.old || !e.new) return true;
+    const [o, n] = [e.old as Task, e.new as Task];
+    return n.status?.state === TaskState.TASK_STATE_NEW || holdsAddresses(o) !== holdsAddresses(n);
+  },
+};
 
 export interface AllocateOptions extends Partial<AllocatorOptions> {
   log?: (line: string) => void;

@@ -95,8 +95,8 @@ export function planAllocation(objs: ClusterObjects, now: number, o: AllocatorOp
     if (holder !== who) out.problems.push(`address ${cidr} on network ${netName(networkById.get(networkId), networkId)} is held by both ${holder ?? "nobody"} and ${who}`);
     return holder === who;
   };
-  for (const t of [...objs.tasks].sort(byAge)) {
-    if (!holdsAddresses(t)) continue;
+  // Only tasks with addresses are sorted: most tasks of a large cluster have none to reserve.
+  for (const t of objs.tasks.filter((x) => x.networks.length > 0 && holdsAddresses(x)).sort(byAge)) {
     for (const a of t.networks) for (const addr of a.addresses) reserve(a.networkId, addr, `task ${t.id}`);
   }
   const nodeHasIngress = new Set<string>();
@@ -139,8 +139,7 @@ export function planAllocation(objs: ClusterObjects, now: number, o: AllocatorOp
     }
   }
   const services_ = new Map(services.map((s) => [s.id, s]));
-  for (const t of [...objs.tasks].sort(byAge)) {
-    if (t.status?.state !== TaskState.TASK_STATE_NEW || t.desiredState > TaskState.TASK_STATE_RUNNING) continue;
+  for (const t of objs.tasks.filter((x) => x.status?.state === TaskState.TASK_STATE_NEW && x.desiredState <= TaskState.TASK_STATE_RUNNING).sort(byAge)) {
     const next = planTask(t, services_.get(t.serviceId), endpoints.get(t.serviceId), ingress, spaces, networkById, now);
     if (next) out.tasks.push(next);
   }

@@ -7,13 +7,27 @@ import { status as grpcStatus, type ServerDuplexStream } from "@grpc/grpc-js";
 import { NodeNetwork, NodeRole, NodeState, TaskState, type Node, type NodeDescription, type Task, type TaskStatus } from "../../proto/gen/cluster.js";
 import type { AgentMessage, ManagerMessage, RaftMember } from "../../proto/gen/swarm.js";
 import { NetworkViews } from "../allocator/netviews.js";
-import { byNodeId, type Store, type StoreEvent } from "../store/types.js";
+import { isAllocated } from "../allocator/plan.js";
+import { writeInChunks } from "../store/chunks.js";
+import { byNodeId, type ReadTx, type Store, type StoreEvent } from "../store/types.js";
 import { liveness } from "./liveness.js";
 
 export const DEFAULT_HEARTBEAT_PERIOD_MS = 500;
 /** Missed periods before a node is marked down: 3 × 500 ms, well inside the 3 s the issue asks. */
 export const MISSED_HEARTBEATS = 3;
+/**
+ * Periods a new leader gives every node to find it (5 s by default): a thousand agents failing
+ * over at once to a leader still taking over are slower to be heard than one agent's heartbeat,
+ * and marking them down would reschedule their tasks for nothing. A node heard once is held to
+ * MISSED_HEARTBEATS from then on.
+ */
+export const TAKEOVER_HEARTBEATS = 10;
 const FLUSH_MS = 10;
+/** Sessions written to between two turns of the event loop: a push to thousands never holds the thread for long. */
+const PUSH_SLICE = 100;
+/** Status reports per change set, and change sets in flight at once. */
+const STATUS_CHUNK = 500;
+const STATUS_IN_FLIGHT = 4;
 
 export interface DispatcherOptions {
   store: Store;
@@ -52,6 +66,7 @@ export class Dispatcher {
   private timer?: NodeJS.Timeout;
   private flushTimer?: NodeJS.Timeout;
   private flushing = false;
+  private writingStatuses = false;
   private unsubscribe?: () => void;
   private readonly periodMs: number;
   private readonly checkEveryMs: number;
@@ -68,7 +83,8 @@ export class Dispatcher {
   start(): void {
     this.active = true;
     const now = this.now();
-    for (const n of this.o.store.view((tx) => tx.find("node"))) this.lastSeen.set(n.id, now);
+    const grace = now + (TAKEOVER_HEARTBEATS - MISSED_HEARTBEATS) * this.periodMs;
+    for (const n of this.o.store.view((tx) => tx.find("node"))) this.lastSeen.set(n.id, grace);
     this.unsubscribe = this.o.store.subscribe((events) => this.onEvents(events), { kinds: ["task", "node", "service", "network"] });
     this.lastCheck = now;
     this.timer = setInterval(() => this.checkLiveness(), this.checkEveryMs);
@@ -182,10 +198,10 @@ export class Dispatcher {
   private onEvents(events: StoreEvent[]): void {
     let any = false;
     for (const e of events) {
-      // Any of these may change what some node is told of its networks: a task running or gone
-      // (load-balancer targets, peers), a service's VIP or ports, a node's address.
-      this.networksChanged = true;
-      any = true;
+      // What may change some node's networks: a task on a network running or gone (load-balancer
+      // targets, peers), a service's VIP or ports, a node's address, a network. A task on no
+      // network (most of them, and every agent report about one) changes nobody's networks.
+      if (e.kind !== "task" || onNetwork(e.old as Task | undefined) || onNetwork(e.new as Task | undefined)) this.networksChanged = true;
       if (e.kind === "task") {
         const o = e.old as Task | undefined;
         const n = e.new as Task | undefined;
@@ -193,7 +209,7 @@ export class Dispatcher {
         // An agent's own status reports change nothing it needs to hear back.
         if (known(n) && (!known(o) || o!.nodeId !== n!.nodeId || o!.desiredState !== n!.desiredState || o!.specVersion !== n!.specVersion)) this.touch(n!.nodeId, n!.id);
         if (known(o) && (!n || n.nodeId !== o!.nodeId)) this.touch(o!.nodeId, o!.id);
-        any = true;
+        any ||= this.networksChanged || this.changed.size > 0;
       } else if (e.kind === "node") {
         const o = e.old as Node | undefined;
         const n = e.new as Node | undefined;
@@ -206,7 +222,7 @@ export class Dispatcher {
           this.lastSeen.delete(id);
         }
         any = true;
-      }
+      } else any = true;
     }
     if (any) this.scheduleFlush();
   }
@@ -231,8 +247,10 @@ export class Dispatcher {
     this.flushing = true;
     try {
       await this.writeNodes();
-      await this.writeStatuses();
-      this.pushAssignments();
+      // Reports are written beside the pushes, not before them: thousands of reports to commit
+      // must not hold back what the scheduler just assigned.
+      void this.writeStatuses().catch((err: Error) => this.o.log?.(`dispatcher: writing task reports: ${err.message}`));
+      await this.pushAssignments();
     } catch (err) {
       this.o.log?.(`dispatcher: ${(err as Error).message}`);
       this.scheduleFlush();
@@ -269,34 +287,43 @@ export class Dispatcher {
   }
 
   private async writeStatuses(): Promise<void> {
-    if (this.updates.size === 0) return;
+    if (this.updates.size === 0 || this.writingStatuses || !this.active) return;
+    this.writingStatuses = true;
     const batch = [...this.updates];
     this.updates.clear();
-    // As for nodes: a refused change set's reports are queued again, never dropped (applying a
-    // report twice is harmless: a state that would not move forward is skipped).
-    const requeue = () => {
-      for (const [id, u] of batch) if (!this.updates.has(id)) this.updates.set(id, u);
-    };
     try {
-      await this.o.store.batch(async (b) => {
-        for (const [taskId, u] of batch) {
-          await b.update((tx) => {
-            const t = tx.get("task", taskId);
-            // A report from a node the task is not on, or one that would move it backward, is stale.
-            if (!t || t.nodeId !== u.nodeId || u.status.state < (t.status?.state ?? TaskState.TASK_STATE_NEW)) return;
-            tx.update("task", { ...t, status: { ...t.status, ...u.status, pendingReason: "", restartNotBefore: t.status?.restartNotBefore ?? 0 } });
-          });
-        }
-      });
-    } catch (err) {
-      requeue();
-      throw err;
+      // Each report its own task, so change sets in flight together never race each other.
+      const { refused, errors } = await writeInChunks(
+        this.o.store,
+        batch,
+        (tx, [taskId, u]) => {
+          const t = tx.get("task", taskId);
+          // A report from a node the task is not on, or one that would move it backward, is stale.
+          if (!t || t.nodeId !== u.nodeId || u.status.state < (t.status?.state ?? TaskState.TASK_STATE_NEW)) return;
+          // Nothing new (an agent's new session reports everything again): no write at all.
+          if (t.status && sameReport(t.status, u.status)) return;
+          tx.update("task", { ...t, status: { ...t.status, ...u.status, pendingReason: "", restartNotBefore: t.status?.restartNotBefore ?? 0 } });
+        },
+        { size: STATUS_CHUNK, inFlight: STATUS_IN_FLIGHT },
+      );
+      // A refused change set (a concurrent write to one of its tasks) loses none of its reports:
+      // they are queued again unless newer news came meanwhile (applying one twice is harmless).
+      for (const [id, u] of refused) if (!this.updates.has(id)) this.updates.set(id, u);
+      if (errors.length > 0) this.o.log?.(`dispatcher: ${refused.length} task reports to write again: ${(errors[0] as Error).message}`);
+    } finally {
+      this.writingStatuses = false;
     }
+    if (this.updates.size > 0) this.scheduleFlush();
   }
 
-  private pushAssignments(): void {
+  /**
+   * What each node is owed, read in one view (a task arrives with the networks it needs), then
+   * written a slice of sessions at a time: encoding for a thousand sessions at once would hold
+   * the thread past Raft's election timeout.
+   */
+  private async pushAssignments(): Promise<void> {
     if (this.full.size === 0 && this.changed.size === 0 && !this.networksChanged) return;
-    const full = [...this.full];
+    const full = new Set(this.full);
     const changed = [...this.changed];
     const networksChanged = this.networksChanged;
     this.full.clear();
@@ -306,12 +333,13 @@ export class Dispatcher {
     const base = { managers, heartbeatPeriodMs: this.periodMs };
     const members = this.o.raftMembers?.() ?? [];
     const roleOf = (node: Node) => ({ role: roleToSend(node), raftMembers: roleToSend(node) === NodeRole.NODE_ROLE_MANAGER ? members : [] });
+    const out: { s: Session; m: ManagerMessage }[] = [];
     this.o.store.view((tx) => {
       // Read in the same view as the tasks: a task arrives with the networks it needs.
-      const views = networksChanged || full.length > 0 ? NetworkViews.build(tx) : undefined;
+      const views = networksChanged || full.size > 0 ? networkViews(tx) : undefined;
       const networksOf = (id: string, always: boolean) => {
         if (!views) return { networks: [], hasNetworks: false };
-        const networks = views.forNode(id);
+        const networks = views(id);
         const bytes = Buffer.concat(networks.map((n) => NodeNetwork.encode(n).finish()));
         if (!always && this.sentNetworks.get(id)?.equals(bytes)) return { networks: [], hasNetworks: false };
         this.sentNetworks.set(id, bytes);
@@ -323,13 +351,13 @@ export class Dispatcher {
         const node = tx.get("node", id);
         if (!s || !node) continue;
         const tasks = tx.find("task", byNodeId(id)).filter((t) => (t.status?.state ?? 0) >= TaskState.TASK_STATE_ASSIGNED);
-        s.call.write({ ...base, tasks, hasTasks: true, removed: [], ...roleOf(node), ...networksOf(id, true) });
+        out.push({ s, m: { ...base, tasks, hasTasks: true, removed: [], ...roleOf(node), ...networksOf(id, true) } });
         told.add(id);
       }
       for (const [id, taskIds] of changed) {
         const s = this.sessions.get(id);
         const node = tx.get("node", id);
-        if (!s || !node || this.full.has(id) || full.includes(id)) continue;
+        if (!s || !node || this.full.has(id) || full.has(id)) continue;
         const tasks: Task[] = [];
         const removed: string[] = [];
         for (const tid of taskIds) {
@@ -337,7 +365,7 @@ export class Dispatcher {
           if (t && t.nodeId === id) tasks.push(t);
           else removed.push(tid);
         }
-        s.call.write({ ...base, tasks, hasTasks: false, removed, ...roleOf(node), ...networksOf(id, false) });
+        out.push({ s, m: { ...base, tasks, hasTasks: false, removed, ...roleOf(node), ...networksOf(id, false) } });
         told.add(id);
       }
       if (!views) return;
@@ -345,10 +373,24 @@ export class Dispatcher {
         const node = tx.get("node", id);
         if (told.has(id) || !node) continue;
         const nets = networksOf(id, false);
-        if (nets.hasNetworks) s.call.write({ ...base, tasks: [], hasTasks: false, removed: [], ...roleOf(node), ...nets });
+        if (nets.hasNetworks) out.push({ s, m: { ...base, tasks: [], hasTasks: false, removed: [], ...roleOf(node), ...nets } });
       }
     });
+    for (let i = 0; i < out.length; i += PUSH_SLICE) {
+      if (i > 0) await new Promise((r) => setImmediate(r));
+      for (const { s, m } of out.slice(i, i + PUSH_SLICE)) {
+        // A session replaced or ended meanwhile: its successor is owed its whole set anyway.
+        if (this.active && this.sessions.get(s.nodeId) === s) s.call.write(m);
+      }
+    }
   }
+}
+
+/** Each node's networks, read from one view; without any allocated network, none for anybody. */
+function networkViews(tx: ReadTx): (nodeId: string) => NodeNetwork[] {
+  if (!tx.find("network").some(isAllocated)) return () => [];
+  const views = NetworkViews.build(tx);
+  return (id) => views.forNode(id);
 }
 
 /**
@@ -359,4 +401,25 @@ export class Dispatcher {
 export function roleToSend(n: Node): NodeRole {
   if (n.spec?.role === NodeRole.NODE_ROLE_WORKER && n.managerStatus?.raftId) return NodeRole.NODE_ROLE_MANAGER;
   return n.spec?.role ?? NodeRole.NODE_ROLE_WORKER;
+}
+
+/** A task attached to some network: the only tasks any node's network views are made of. */
+function onNetwork(t: Task | undefined): boolean {
+  return !!t && t.networks.length > 0;
+}
+
+/** Whether a report says nothing the stored status does not (its time aside). */
+function sameReport(a: TaskStatus, b: TaskStatus): boolean {
+  const ca = a.containerStatus;
+  const cb = b.containerStatus;
+  return (
+    a.state === b.state &&
+    a.message === b.message &&
+    a.err === b.err &&
+    (ca?.containerId ?? "") === (cb?.containerId ?? "") &&
+    (ca?.pid ?? 0) === (cb?.pid ?? 0) &&
+    (ca?.exitCode ?? 0) === (cb?.exitCode ?? 0) &&
+    (ca?.restarts ?? 0) === (cb?.restarts ?? 0) &&
+    JSON.stringify(a.portStatus ?? null) === JSON.stringify(b.portStatus ?? null)
+  );
 }

@@ -1,5 +1,6 @@
 // What an orchestrator pass decides: task writes, applied through the store in one batch.
 import { type Service, type Task, TaskState } from "../../proto/gen/cluster.js";
+import { writeInChunks } from "../store/chunks.js";
 import type { Store } from "../store/types.js";
 
 export type TaskChange =
@@ -61,31 +62,34 @@ export function withDesired(t: Task, desired: TaskState): TaskChange {
 }
 
 /**
- * Writes a pass's changes. Each change is its own sub-transaction: one that raced with another
- * writer is dropped and decided again on the next pass.
+ * Writes a pass's changes, several change sets in flight at once. A change that raced with
+ * another writer (or with another change of the same pass to the same task, in a change set in
+ * flight beside its own) is dropped and decided again on a later pass: resolves with the ids of
+ * the services whose changes were refused.
  */
-export async function commitChanges(store: Store, changes: readonly TaskChange[]): Promise<void> {
-  if (changes.length === 0) return;
-  await store.batch(async (b) => {
-    for (const c of changes) {
-      try {
-        await b.update((tx) => {
-          if (c.op === "create") tx.create("task", c.task);
-          else if (c.op === "service") {
-            const cur = tx.get("service", c.service.id);
-            if (cur && cur.meta?.version === c.service.meta?.version) tx.update("service", c.service);
-          }
-          else if (c.op === "delete") {
-            if (tx.get("task", c.id)) tx.delete("task", c.id);
-          } else {
-            const cur = tx.get("task", c.task.id);
-            if (!cur || cur.meta?.version !== c.task.meta?.version) return;
-            tx.update("task", c.task);
-          }
-        });
-      } catch {
-        // Raced with another writer: left for the next pass to decide again.
+export async function commitChanges(store: Store, changes: readonly TaskChange[]): Promise<Set<string>> {
+  if (changes.length === 0) return new Set();
+  const { refused } = await writeInChunks(store, changes, (tx, c) => {
+    try {
+      if (c.op === "create") tx.create("task", c.task);
+      else if (c.op === "service") {
+        const cur = tx.get("service", c.service.id);
+        if (cur && cur.meta?.version === c.service.meta?.version) tx.update("service", c.service);
+      } else if (c.op === "delete") {
+        if (tx.get("task", c.id)) tx.delete("task", c.id);
+      } else {
+        const cur = tx.get("task", c.task.id);
+        if (!cur || cur.meta?.version !== c.task.meta?.version) return;
+        tx.update("task", c.task);
       }
+    } catch {
+      // Refused on its own (it no longer applies): nothing of it was written; decided again later.
     }
   });
+  const services = new Set<string>();
+  for (const c of refused) {
+    if (c.op === "service") services.add(c.service.id);
+    else if (c.op !== "delete") services.add(c.task.serviceId);
+  }
+  return services;
 }

@@ -1,12 +1,13 @@
 // The orchestrator loop: on any service, task or node change (and when a restart delay ends),
 // decides over one consistent read what tasks to create, stop or delete, and writes it back.
-import { type Cluster, type Task, TaskState, UpdateState } from "../../proto/gen/cluster.js";
+import { type Cluster, type Service, type Task, TaskState, UpdateState } from "../../proto/gen/cluster.js";
 import { StoreLoop } from "../store/loop.js";
 import { byServiceId, type ReadTx, type Store, type StoreEvent, type WatchFilter } from "../store/types.js";
 import { type TaskChange, commitChanges, isDead, observed } from "./changes.js";
 import { reconcileGlobal } from "./global.js";
 import { historyLimit, reap } from "./reaper.js";
 import { reconcileReplicated } from "./replicated.js";
+import { nodeLost } from "./restart.js";
 import { reconcileUpdate } from "./updater.js";
 
 /**
@@ -14,17 +15,31 @@ import { reconcileUpdate } from "./updater.js";
  * services since deleted) are looked at: what changed since the last pass.
  */
 export function decide(tx: ReadTx, now: number, only?: ReadonlySet<string>): TaskChange[] {
-  const out: TaskChange[] = [];
   const services = only ? [...only].flatMap((id) => tx.get("service", id) ?? []) : tx.find("service");
+  const out = decideServices(tx, now, services);
+  const cluster: Cluster | undefined = tx.find("cluster")[0];
+  out.push(...reap(tx, historyLimit(cluster), only));
+  return out;
+}
+
+/** What the given services need (their slots, their updates), without the reaper. Pure. */
+export function decideServices(tx: ReadTx, now: number, services: readonly Service[]): TaskChange[] {
+  const out: TaskChange[] = [];
   for (const s of services) {
     const mine = s.spec?.mode?.$case === "global" ? reconcileGlobal(tx, s, now) : reconcileReplicated(tx, s, now);
     const touched = new Set(mine.flatMap((c) => (c.op === "update" ? [c.task.id] : [])));
     out.push(...mine, ...reconcileUpdate(tx, s, now, touched));
   }
-  const cluster: Cluster | undefined = tx.find("cluster")[0];
-  out.push(...reap(tx, historyLimit(cluster), only));
   return out;
 }
+
+/**
+ * Most changes, and services, one step of a pass decides before writing them and letting the
+ * event loop in: a pass over a hundred services of a thousand replicas each, decided at once,
+ * would hold the leader's thread for seconds (past Raft's election timeout).
+ */
+export const STEP_CHANGES = 5000;
+export const STEP_SERVICES = 10;
 
 /** When a service's pass is due without any store change (see nextWake), or undefined. */
 export function serviceWake(tx: ReadTx, serviceId: string, now: number, resyncMs: number): number | undefined {
@@ -112,7 +127,10 @@ export class Orchestrator {
   private mattersForTask(e: StoreEvent): boolean {
     const o = e.old as Task | undefined;
     const n = e.new as Task | undefined;
-    if (!o || !n || o.desiredState !== n.desiredState || o.nodeId !== n.nodeId) return true;
+    if (!o || !n || o.desiredState !== n.desiredState) return true;
+    // A task placed on a node changes nothing for its slot (the scheduler's writes, one per
+    // task), unless the node was lost before the placement landed.
+    if (o.nodeId !== n.nodeId && (o.nodeId !== "" || nodeLost(this.store.view((tx) => tx.get("node", n.nodeId))))) return true;
     if (isDead(n) !== isDead(o)) return true;
     if (observed(n) === TaskState.TASK_STATE_RUNNING && observed(o) !== TaskState.TASK_STATE_RUNNING) {
       const st = this.store.view((tx) => tx.get("service", n.serviceId))?.updateStatus?.state;
@@ -131,13 +149,33 @@ export class Orchestrator {
     }
     this.dirty = new Set();
     this.all = false;
-    const { changes, scope } = this.store.view((tx) => ({ changes: decide(tx, now, only), scope: only ?? new Set(tx.find("service").map((s) => s.id)) }));
-    try {
-      await commitChanges(this.store, changes);
-    } catch (err) {
-      // Someone wrote meanwhile: look at the same services again.
-      for (const id of scope) this.dirty.add(id);
-      throw err;
+    const scope = only ?? new Set(this.store.view((tx) => tx.find("service").map((s) => s.id)));
+    const ids = [...scope];
+    const changes: TaskChange[] = [];
+    const refused = new Set<string>();
+    // In steps: each decides services over a fresh read (seeing the steps before it written)
+    // until it has STEP_CHANGES or STEP_SERVICES, and writes them; the last one also reaps.
+    let i = 0;
+    for (;;) {
+      if (i > 0) await new Promise((r) => setImmediate(r));
+      const step = this.store.view((tx) => {
+        const out: TaskChange[] = [];
+        for (const end = i + STEP_SERVICES; i < ids.length && i < end && out.length < STEP_CHANGES; ) {
+          const s = tx.get("service", ids[i++]);
+          if (s) out.push(...decideServices(tx, now, [s]));
+        }
+        if (i >= ids.length) out.push(...reap(tx, historyLimit(tx.find("cluster")[0]), only));
+        return out;
+      });
+      try {
+        for (const id of await commitChanges(this.store, step)) refused.add(id);
+      } catch (err) {
+        // Someone wrote meanwhile: look at the same services again.
+        for (const id of scope) this.dirty.add(id);
+        throw err;
+      }
+      changes.push(...step);
+      if (i >= ids.length) break;
     }
     this.store.view((tx) => {
       if (!only) this.wakes.clear();
@@ -146,6 +184,8 @@ export class Orchestrator {
         if (w === undefined) this.wakes.delete(id);
         else this.wakes.set(id, w);
       }
+      // Changes refused for a race: those services are looked at again at once.
+      for (const id of refused) this.wakes.set(id, now);
     });
     return changes;
   }

@@ -268,7 +268,12 @@ export class RaftNode {
     if (this.running || this.stopped) return;
     this.running = true;
     try {
-      while (!this.stopped && this.rawNode.hasReady()) await this.handleReady(this.rawNode.ready());
+      while (!this.stopped && this.rawNode.hasReady()) {
+        await this.handleReady(this.rawNode.ready());
+        // A leader's Ready is handled without a wait, and applying it lets proposers propose
+        // again at once: let the sockets in (heartbeats, acks, votes) between two.
+        await new Promise((r) => setImmediate(r));
+      }
     } catch (err) {
       this.fail(err as Error);
     } finally {

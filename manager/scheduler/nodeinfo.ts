@@ -52,6 +52,18 @@ export function addTask(info: NodeInfo, t: Task, ports: readonly string[]): void
   for (const p of ports) info.hostPorts.add(p);
 }
 
+/** Gives back what a task held on the node: the inverse of addTask. */
+export function removeTask(info: NodeInfo, t: Task, ports: readonly string[]): void {
+  info.taskCount--;
+  const n = (info.tasksByService.get(t.serviceId) ?? 0) - 1;
+  if (n > 0) info.tasksByService.set(t.serviceId, n);
+  else info.tasksByService.delete(t.serviceId);
+  const r = t.spec?.resources?.reservations;
+  info.availableCpus += r?.nanoCpus ?? 0;
+  info.availableMemory += r?.memoryBytes ?? 0;
+  for (const p of ports) info.hostPorts.delete(p);
+}
+
 export function buildNodeInfos(nodes: readonly Node[], tasks: readonly Task[], portsOf: (t: Task) => readonly string[]): Map<string, NodeInfo> {
   const infos = new Map<string, NodeInfo>();
   for (const n of nodes) infos.set(n.id, newNodeInfo(n));

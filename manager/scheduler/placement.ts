@@ -105,10 +105,11 @@ function groupKey(t: Task): string {
 }
 
 /**
- * Decides where pending tasks go. `infos` is updated as tasks are placed. A task that already
- * names a node (global services) only has that node checked.
+ * Decides where pending tasks go, placing at most `limit` of them (the rest are in neither list:
+ * left for a later pass). `infos` is updated as tasks are placed. A task that already names a
+ * node (global services) only has that node checked.
  */
-export function schedule(infos: Map<string, NodeInfo>, pending: readonly Task[]): Decisions {
+export function schedule(infos: Map<string, NodeInfo>, pending: readonly Task[], limit = Infinity): Decisions {
   const out: Decisions = { assigned: [], unplaced: [] };
   const groups = new Map<string, Task[]>();
   for (const t of pending) {
@@ -122,6 +123,7 @@ export function schedule(infos: Map<string, NodeInfo>, pending: readonly Task[])
     g.push(t);
   }
   for (const k of [...groups.keys()].sort()) {
+    if (out.assigned.length >= limit) break;
     const tasks = groups.get(k)!.sort((a, b) => a.slot - b.slot || (a.id < b.id ? -1 : 1));
     const d = demandOf(tasks[0]);
     const candidates = [...infos.values()].filter((n) => STATIC_FILTERS.every((f) => f.ok(n, d)));
@@ -129,6 +131,7 @@ export function schedule(infos: Map<string, NodeInfo>, pending: readonly Task[])
     const placer = makePlacer(candidates, d, descriptors);
     let reason = "";
     for (const t of tasks) {
+      if (!reason && out.assigned.length >= limit) break;
       const n = reason ? null : placer.place(t);
       if (n) {
         out.assigned.push({ taskId: t.id, nodeId: n.node.id });

@@ -20,7 +20,11 @@ export class StoreLoop {
   private running = false;
   private again = false;
   private unsubscribe: (() => void) | null = null;
-  /** How long the last pass took: the next waits at least as long, so a loop never takes more than half the process. */
+  /**
+   * How long the last pass held the thread before its first wait (its decision; the writes it
+   * then waits on cost the thread little): the next waits at least as long, so a loop never
+   * takes more than about half the process.
+   */
   private lastPassMs = 0;
 
   constructor(
@@ -62,13 +66,17 @@ export class StoreLoop {
     this.due = Infinity;
     this.running = true;
     const started = Date.now();
+    let held = 0;
     try {
-      await this.pass();
+      const pass = this.pass();
+      held = Date.now() - started;
+      await pass;
     } catch (e) {
+      held ||= Date.now() - started;
       this.opts.onError?.(e);
     } finally {
       this.running = false;
-      this.lastPassMs = Date.now() - started;
+      this.lastPassMs = held;
       if (this.again) {
         this.again = false;
         this.kick(this.opts.batchDelayMs);
