@@ -136,6 +136,7 @@ export class BridgeNetwork {
     await this.refilling;
     await Promise.all([...this.removing]);
     await Promise.all(this.spares.splice(0).map((key) => this.removeEndpoint(key)));
+    await this.pool.flushed();
     await run("nft", ["delete", "table", "inet", this.names.nftTable]).catch(() => undefined);
     if (removeBridge) await run("ip", ["link", "del", this.names.bridge]).catch(() => undefined);
   }
@@ -214,7 +215,7 @@ export class BridgeNetwork {
   /** Re-installs the published ports of a container that kept running while the daemon was away. */
   async readopt(containerId: string, ip: string, ports: PublishedPort[], netnsPath?: string): Promise<void> {
     this.endpoints.set(containerId, keyOf(this.names, containerId, netnsPath));
-    this.pool.allocate(containerId);
+    if (!this.pool.claim(containerId, ip)) console.error(`shoal daemon: container ${containerId.slice(0, 12)}'s address ${ip} is held by another: it keeps it, the pool does not`);
     await this.publish(containerId, ip, ports);
   }
 

@@ -151,13 +151,14 @@ export class ContainerEngine {
         stateDir,
       );
       rec.state = { ...rec.state, status: "running", pid, shimPid, exitCode: 0, oomKilled: false, startedAt: new Date().toISOString(), error: "" };
-      this.store.save(rec);
+      const saved = this.store.save(rec);
       this.events.emit(`state:${rec.id}`);
       this.watch(rec.id);
+      await saved;
     } catch (err) {
       if (attached) await this.detachNetworks(rec);
       rec.state = { ...rec.state, status: rec.state.startedAt ? "exited" : "created", error: (err as Error).message };
-      this.store.save(rec);
+      await this.store.save(rec).catch(() => undefined); // the start's error is the one to tell
       throw err;
     }
   }
@@ -201,11 +202,11 @@ export class ContainerEngine {
     const ranMs = Date.now() - Date.parse(rec.state.startedAt || new Date().toISOString());
     const restart = shouldRestart(rec.config.restartPolicy, status.exitCode, rec.restartCount, rec.stoppedByUser);
     rec.state = { ...rec.state, status: restart ? "restarting" : "exited", pid: 0, shimPid: 0, exitCode: status.exitCode, oomKilled: status.oomKilled, finishedAt: new Date().toISOString() };
-    this.store.save(rec);
+    this.saveInBackground(rec); // one write with the next save below, if there is one
     await this.d.runtime.cleanup(this.stateDir(id)).catch(() => undefined);
     if (!restart) {
       await this.detachNetworks(rec, true); // off the exit's path: `run --rm` and waiters need not wait for the netns
-      this.store.save(rec);
+      await this.store.save(rec);
     }
     this.events.emit(`exit:${id}`, status);
     this.events.emit(`state:${id}`);
@@ -229,7 +230,7 @@ export class ContainerEngine {
         // Kept, and said so, rather than leaving waiters for a removal that will not come.
         rec.config.autoRemove = false;
         rec.state.error = `removing after exit: ${(err as Error).message}`;
-        this.store.save(rec);
+        this.saveInBackground(rec);
         this.events.emit(`state:${id}`);
       });
     }
@@ -270,7 +271,7 @@ export class ContainerEngine {
       this.cancelRestart(rec.id);
       rec.state.status = "exited";
       await this.detachNetworks(rec);
-      this.store.save(rec);
+      await this.store.save(rec);
       this.events.emit(`state:${rec.id}`);
       return;
     }
@@ -401,16 +402,22 @@ export class ContainerEngine {
         withNetwork.delete(rec.id);
       } else if (rec.network) {
         await this.detachNetworks(rec); // stopped while the daemon was down mid-teardown
-        this.store.save(rec);
+        await this.store.save(rec);
         withNetwork.delete(rec.id);
       }
     }
     this.d.network.retain(withNetwork);
   }
 
-  /** Stops pending restarts; running containers stay with their shims. */
-  shutdown(): void {
+  /** Stops pending restarts and waits for the records' writes; running containers stay with their shims. */
+  async shutdown(): Promise<void> {
     for (const id of [...this.restartTimers.keys()]) this.cancelRestart(id);
+    await this.store.flushed();
+  }
+
+  /** A save nothing waits for (its failure only logged): a later save, or the exit handling, carries on regardless. */
+  private saveInBackground(rec: ContainerRecord): void {
+    this.store.save(rec).catch((err: Error) => console.error(`shoal daemon: saving container ${rec.id.slice(0, 12)}: ${err.message}`));
   }
 
   /** Runs a process inside the running container's namespaces. */
