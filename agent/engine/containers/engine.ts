@@ -2,7 +2,8 @@
 // containers an earlier daemon left running. The shim keeps each container alive; this class
 // only decides, records, and wires networks and mounts.
 import { hostname as osHostname } from "node:os";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { EventEmitter } from "node:events";
 import type { ChildProcess } from "node:child_process";
@@ -92,8 +93,7 @@ export class ContainerEngine {
     const id = newContainerId();
     const rec = buildRecord(id, name || generateName((n) => this.store.nameTaken(n) !== undefined), config, image.id, image.layerDirs, image.config);
     const dir = this.store.dir(id);
-    mkdirSync(join(dir, "fs", "upper"), { recursive: true, mode: 0o755 });
-    mkdirSync(join(dir, "fs", "work"), { recursive: true, mode: 0o700 });
+    await Promise.all([mkdir(join(dir, "fs", "upper"), { recursive: true, mode: 0o755 }), mkdir(join(dir, "fs", "work"), { recursive: true, mode: 0o700 })]);
     await this.store.saveDurable(rec); // a container the caller was told of survives a power loss
     return rec;
   }
@@ -129,9 +129,8 @@ export class ContainerEngine {
         if (this.networkHook) nameservers = await this.networkHook.attach(rec, rec.network.netnsPath);
         if (nameservers?.length) rec.network.nameservers = nameservers;
       }
-      const mounts = this.mountsOf(rec);
-      const stateDir = this.stateDir(rec.id);
-      mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+      const mounts = await this.mountsOf(rec);
+      const stateDir = this.stateDir(rec.id); // made by the runtime's start
       const dir = this.store.dir(rec.id);
       const { pid, shimPid } = await this.d.runtime.start(
         {
@@ -163,7 +162,7 @@ export class ContainerEngine {
     }
   }
 
-  private mountsOf(rec: ContainerRecord): LaunchMount[] {
+  private async mountsOf(rec: ContainerRecord): Promise<LaunchMount[]> {
     const out: LaunchMount[] = [];
     for (const m of rec.config.mounts) {
       let source = m.source;
@@ -172,7 +171,7 @@ export class ContainerEngine {
       out.push({ source, destination: m.destination, readOnly: m.readOnly });
     }
     const hostNet = rec.config.networkMode === "host";
-    const etc = writeEtcFiles(this.store.dir(rec.id), rec.process.hostname || osHostname(), rec.network?.ip, hostNet, rec.network?.nameservers);
+    const etc = await writeEtcFiles(this.store.dir(rec.id), rec.process.hostname || osHostname(), rec.network?.ip, hostNet, rec.network?.nameservers);
     out.push({ source: etc.hosts, destination: "/etc/hosts", readOnly: false });
     out.push({ source: etc.hostname, destination: "/etc/hostname", readOnly: false });
     out.push({ source: etc.resolv, destination: "/etc/resolv.conf", readOnly: false });
@@ -329,7 +328,7 @@ export class ContainerEngine {
     this.cancelRestart(rec.id);
     if (!o.cleanedUp) await this.d.runtime.cleanup(this.stateDir(rec.id)).catch(() => undefined);
     await this.detachNetworks(rec);
-    rmSync(this.stateDir(rec.id), { recursive: true, force: true });
+    await rm(this.stateDir(rec.id), { recursive: true, force: true });
     this.store.delete(rec.id);
     this.backoffAttempt.delete(rec.id);
     this.events.emit(`gone:${rec.id}`);

@@ -1,6 +1,6 @@
 // The engine's calls into the native runtime (native/build/shoal-runtime); see docs/runtime.md.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runtimeBinary } from "./binary.js";
 import { writeSpec, type ContainerSpec } from "./spec.js";
@@ -26,14 +26,12 @@ async function call(args: string[]): Promise<string> {
 
 /** Creates and starts the container under a detached shim; resolves once its process has exec'd. */
 export async function start(spec: ContainerSpec, stateDir: string): Promise<{ pid: number; shimPid: number }> {
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const specPath = join(stateDir, "spec");
-  writeSpec(spec, specPath);
+  await writeSpec(spec, specPath);
   await call(["start", specPath, stateDir]);
-  return {
-    pid: Number(readFileSync(join(stateDir, "pid"), "utf8")),
-    shimPid: Number(readFileSync(join(stateDir, "shim.pid"), "utf8")),
-  };
+  const [pid, shimPid] = await Promise.all([readFile(join(stateDir, "pid"), "utf8"), readFile(join(stateDir, "shim.pid"), "utf8")]);
+  return { pid: Number(pid), shimPid: Number(shimPid) };
 }
 
 export async function kill(stateDir: string, signal: string | number): Promise<void> {

@@ -157,7 +157,7 @@ describe("shim", () => {
     const stateDir = lab.stateDir(spec);
     mkdirSync(stateDir, { recursive: true });
     const { writeSpec } = await import("../../../agent/engine/runtime/spec.js");
-    writeSpec(spec, join(stateDir, "spec"));
+    await writeSpec(spec, join(stateDir, "spec"));
     const starter = spawn("sh", ["-c", `${runtimeBinary()} start ${stateDir}/spec ${stateDir} && exec sleep 1000`], { stdio: "ignore" });
     await until(() => existsSync(join(stateDir, "pid")));
     const pid = Number(readFileSync(join(stateDir, "pid"), "utf8"));
