@@ -2,7 +2,9 @@
 // etcd 3.4 cluster, driven by the same client harness. Measures 256-byte write throughput at 1,
 // 16 and 256 in flight, and failover (leader kill -9 → first successful write) over 20 trials.
 // Throughput goes to the leader over one gRPC connection on both sides (Shoal's TestKv.Put, etcd's
-// KV.Put through etcd3); etcd is also measured with etcd3 spread over all members, as before
+// KV.Put), through one lean HTTP/2 gRPC client (test/support/raft/grpc-put.ts) that sends both the
+// same bytes; RAFT_BENCH_CLIENT=grpc-js uses grpc-js clients instead (TestKvClient, etcd3), whose
+// own CPU bounded both sides on 2 cores. etcd is also measured with etcd3 spread over all members, as before
 // (etcd_any_ops_*), where two writes in three are forwarded by a follower. Failover writes go
 // through clients that know every member. Both clusters run throughout and are measured
 // alternately, so load on the (shared) machine moves both alike; each figure is the median of
@@ -15,6 +17,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Etcd3 } from "etcd3";
 import { Cluster, freePort, sleep } from "../test/support/raft/cluster.js";
+import { GrpcPut } from "../test/support/raft/grpc-put.js";
+import { PutResponse } from "../proto/gen/raft_test_kv.js";
 
 interface Target {
   name: string;
@@ -34,6 +38,8 @@ interface Target {
 const VALUE = Buffer.alloc(256, 0x61);
 const THROUGHPUT_MS = Number(process.env.RAFT_BENCH_MS ?? 3000);
 const TRIALS = Number(process.env.RAFT_BENCH_TRIALS ?? 20);
+/** The throughput client: "h2" (default) is GrpcPut for both sides; "grpc-js" is each side's grpc-js client (TestKvClient, etcd3), as the bench did before. */
+const CLIENT = process.env.RAFT_BENCH_CLIENT ?? "h2";
 
 /** CPU time (µs) a process has used so far, from /proc (clock ticks of 10 ms). */
 function cpuMicros(pid: number): number {
@@ -52,10 +58,10 @@ interface Throughput {
   clientCpuUs: number;
 }
 
-async function throughput(t: Pick<Target, "put">, inFlight: number, pids: number[]): Promise<Throughput> {
+async function throughput(t: Pick<Target, "put">, inFlight: number, pids: number[], ms = THROUGHPUT_MS): Promise<Throughput> {
   let done = 0;
   let n = 0;
-  const end = Date.now() + THROUGHPUT_MS;
+  const end = Date.now() + ms;
   const start = Date.now();
   const serverBefore = pids.map(cpuMicros);
   const clientBefore = process.cpuUsage();
@@ -124,8 +130,16 @@ async function shoalTarget(): Promise<Target> {
     name: "shoal",
     put: (k, v, ms) => c.client.put(k, v, ms),
     async leaderWriter() {
-      await c.waitForLeader();
-      return { put: (k, v, ms) => c.client.put(k, v, ms), close: () => {} };
+      const id = await c.waitForLeader();
+      if (CLIENT === "grpc-js") return { put: (k, v, ms) => c.client.put(k, v, ms), close: () => {} };
+      const one = new GrpcPut(c.member(id).raft, "/shoal.raft.testkv.TestKv/Put");
+      return {
+        put: async (k, v, ms) => {
+          const r = PutResponse.decode(await one.put(k, v, ms));
+          if (r.notLeader || r.error) throw new Error(r.error || "not the leader");
+        },
+        close: () => one.close(),
+      };
     },
     async leader() {
       const id = await c.waitForLeader();
@@ -188,7 +202,12 @@ async function etcdTarget(): Promise<Target> {
       await client.put(k).value(v).options({ deadline: Date.now() + ms });
     },
     async leaderWriter() {
-      const one = new Etcd3({ hosts: members[await leader()].client });
+      const at = members[await leader()].client;
+      if (CLIENT !== "grpc-js") {
+        const h2 = new GrpcPut(at.replace("http://", ""), "/etcdserverpb.KV/Put");
+        return { put: async (k, v, ms) => void (await h2.put(k, v, ms)), close: () => h2.close() };
+      }
+      const one = new Etcd3({ hosts: at });
       return {
         put: async (k, v, ms) => {
           await one.put(k).value(v).options({ deadline: Date.now() + ms });
@@ -227,6 +246,8 @@ async function etcdTarget(): Promise<Target> {
 const LEVELS = (process.env.RAFT_BENCH_LEVELS ?? "1,16,256").split(",").map(Number);
 /** Throughput rounds per level; each round measures Shoal then etcd back to back. */
 const ROUNDS = Number(process.env.RAFT_BENCH_ROUNDS ?? 3);
+/** Unmeasured writes (16 in flight) to each side first: Shoal's JIT is cold after start (its first round at 1 in flight cost ~1.5× the CPU per write of its third), etcd's Go is not. */
+const WARMUP_MS = Number(process.env.RAFT_BENCH_WARMUP_MS ?? 3000);
 
 // Both clusters run for the whole bench and are measured alternately, level by level and trial by
 // trial, so a shift in the machine's load (it is shared) moves both sides alike and the ratios hold.
@@ -237,6 +258,12 @@ async function measure(targets: Target[]): Promise<Record<string, Record<string,
     const k = `${name}/${key}`;
     samples.set(k, [...(samples.get(k) ?? []), v]);
   };
+  for (const t of targets) {
+    const w = await t.leaderWriter();
+    const r = await throughput(w, 16, [], WARMUP_MS);
+    w.close();
+    console.log(`${t.name}: warm-up, ${r.ops} writes/s at 16 in flight (not counted)`);
+  }
   for (const c of LEVELS) {
     for (let round = 0; round < ROUNDS; round++) {
       for (const t of targets) {

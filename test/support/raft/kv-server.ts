@@ -57,7 +57,7 @@ await new Promise<void>((resolve, reject) =>
   clusterPort.bindAsync(self.raftAddress, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(new Error(`kv-server: cannot listen on ${self.raftAddress}: ${err.message}`)) : resolve())),
 );
 // Event-loop stalls (GC, CPU starvation) are what makes a member miss heartbeats: /status shows the worst.
-const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
 loopDelay.enable();
 const node = new RaftNode({
   id,
