@@ -52,6 +52,9 @@ function lastLine(file: string): string {
   return lines.at(-1) || "no output";
 }
 
+/** gRPC's status code 14 (@grpc/grpc-js is loaded only when a host is called). */
+const GRPC_UNAVAILABLE = 14;
+
 /** Calls a local Swarm or Control method on a host's daemon, from outside the host. */
 async function onHost<Res>(host: LabHost, service: "swarm" | "control", method: string, req: unknown): Promise<Res> {
   const { SwarmClient, ControlClient } = await import("../proto/gen/swarm.js");
@@ -77,11 +80,23 @@ export async function bootstrapCluster(lab: LabState, deadline = Date.now() + 60
   const where = `${first.address}:2377`;
   const { InitRequest, JoinRequest } = await import("../proto/gen/swarm.js");
   const init = await onHost<{ workerToken: string; managerToken: string }>(first, "swarm", "init", InitRequest.fromPartial({ advertiseAddr: where, ...store }));
-  const join = (h: LabHost, token: string) => onHost(h, "swarm", "join", JoinRequest.fromPartial({ remoteAddr: where, token, advertiseAddr: `${h.address}:2377` }));
+  // A moment without a leader (a membership change on a loaded machine) is answered UNAVAILABLE
+  // "try again": so the lab tries again, as an operator would, until the deadline.
+  const again = async <T>(call: () => Promise<T>): Promise<T> => {
+    for (;;) {
+      try {
+        return await call();
+      } catch (err) {
+        if ((err as { code?: number }).code !== GRPC_UNAVAILABLE || Date.now() > deadline) throw err;
+        await sleep(200);
+      }
+    }
+  };
+  const join = (h: LabHost, token: string) => again(() => onHost(h, "swarm", "join", JoinRequest.fromPartial({ remoteAddr: where, token, advertiseAddr: `${h.address}:2377` })));
   for (const h of rest.filter((x) => x.role === "manager")) await join(h, init.managerToken);
   await Promise.all(rest.filter((x) => x.role === "worker").map((h) => join(h, init.workerToken)));
   for (;;) {
-    const { nodes } = await onHost<{ nodes: { status?: { state: number } }[] }>(first, "control", "listNodes", {});
+    const { nodes } = await again(() => onHost<{ nodes: { status?: { state: number } }[] }>(first, "control", "listNodes", {}));
     if (nodes.length === lab.hosts.length && nodes.every((n) => n.status?.state === 2)) return;
     if (Date.now() > deadline) throw new Error(`the lab's nodes are not all Ready after ${lab.hosts.length} joins: see shoal lab exec ${first.name} -- shoal node ls`);
     await sleep(50);

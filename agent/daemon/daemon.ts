@@ -74,6 +74,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     });
     const runtime = await nativeRuntime();
     engine = new ContainerEngine({ dataRoot: o.dataRoot, execRoot: o.execRoot, cgroupParent: names.cgroupParent, runtime, images, network, volumes });
+    engine.expectNetworkHook(); // the swarm's worker sets it, once resumed below
     await engine.recover();
     cleanups.push(() => engine!.shutdown());
     cleanups.push(() => removeEmptyCgroupParents(names.cgroupParent, engine!.runningCount()));
@@ -88,6 +89,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     const swarm = new SwarmNode({ dataRoot: o.dataRoot, engineVersion: VERSION, worker: { engine, images } });
     // A node that cannot rejoin (its port taken, its data damaged) still serves its engine and says why.
     await swarm.resume().catch((e: Error) => console.error(`shoal daemon: cannot rejoin the swarm: ${e.message}`));
+    engine.networkHookSettled();
     cleanups.push(() => swarm.shutdown());
     const old = process.umask(0o177); // the socket is born 0600: root only
     let server;

@@ -50,6 +50,8 @@ export class BridgeNetwork {
   /** Endpoints being removed in the background. */
   private removing = new Set<Promise<void>>();
   private closed = false;
+  private netnsToDelete: { ns: string; resolve: () => void }[] = [];
+  private deletingNetns?: Promise<void>;
   /** Keys of the endpoints this daemon made that are not removed yet. */
   private live = new Set<string>();
   private readonly dir: string;
@@ -95,10 +97,11 @@ export class BridgeNetwork {
     // Lets the output-hook DNAT of 127.0.0.1:HOSTPORT be routed onto the bridge.
     writeFileSync(`/proc/sys/net/ipv4/conf/${br}/route_localnet`, "1");
     await this.writeTable();
-    // Spares an earlier daemon made and never handed out (it was killed): no record names them.
-    const left = existsSync("/run/netns") ? readdirSync("/run/netns").filter((n) => n.startsWith(this.names.netnsPrefix + SPARE_MARK)) : [];
-    if (left.length) await ipBatch(left.map((n) => `netns del ${n}`)).catch(() => undefined);
-    this.topUp();
+    // The first `ip netns add` on a host turns /run/netns into a shared mount point; two at once
+    // both do it, the second mount hiding the first's namespace. Done once here, before endpoints
+    // are made in parallel.
+    const probe = `${this.names.netnsPrefix}ep-init`;
+    await ipBatch([...(existsSync(`/run/netns/${probe}`) ? [`netns del ${probe}`] : []), `netns add ${probe}`, `netns del ${probe}`]);
   }
 
   private async writeTable(): Promise<void> {
@@ -171,11 +174,11 @@ export class BridgeNetwork {
   /**
    * Endpoints made ahead of need: a netns on the bridge, addressed and up. Making one costs two
    * `ip` runs (~8 ms of a container's start); made in batches while the daemon is idle, the
-   * host side of many costs one. Their addresses are the pool's, owned by their keys ("w…", never
-   * a container id) until a container takes one.
+   * host side of many costs one. Their addresses are the pool's, owned by their keys ("ep-…", never
+   * a container id) until a container takes one; a container keeps its endpoint's name.
    */
   private async makeEndpoints(n: number): Promise<string[]> {
-    const keys = Array.from({ length: n }, () => SPARE_MARK + randomBytes(6).toString("hex").slice(0, 11));
+    const keys = Array.from({ length: n }, () => SPARE_MARK + randomBytes(5).toString("hex").slice(0, 12 - SPARE_MARK.length));
     const made: string[] = [];
     try {
       const host: string[] = [];
@@ -187,12 +190,11 @@ export class BridgeNetwork {
       made.push(...keys);
       for (const key of keys) this.live.add(key);
       await ipBatch(host);
-      await Promise.all(
-        keys.map((key) => {
-          const ip = this.pool.allocate(key);
-          return ipBatch([`link set lo up`, `addr add ${ip}/${this.subnet.prefix} dev eth0`, `link set eth0 up`, `route add default via ${this.gateway}`], netnsName(this.names, key));
-        }),
-      );
+      // One after another: made in the background, they must not crowd out the starts.
+      for (const key of keys) {
+        const ip = this.pool.allocate(key);
+        await ipBatch([`link set lo up`, `addr add ${ip}/${this.subnet.prefix} dev eth0`, `link set eth0 up`, `route add default via ${this.gateway}`], netnsName(this.names, key));
+      }
       return keys;
     } catch (err) {
       await Promise.all(made.map((key) => this.removeEndpoint(key)));
@@ -240,7 +242,10 @@ export class BridgeNetwork {
     const key = this.endpoints.get(containerId) ?? (netnsPath ? keyOf(this.names, containerId, netnsPath) : undefined);
     this.endpoints.delete(containerId);
     if (key === undefined) return this.pool.release(containerId); // none made, or already gone
-    const gone = this.removeEndpoint(key).then(() => this.pool.release(containerId));
+    // The address goes back with the endpoint, not with the container: started again at once,
+    // the container gets a new one, which this removal must not release.
+    this.pool.transfer(containerId, key);
+    const gone = this.removeEndpoint(key);
     if (!o.background) return gone;
     this.removing.add(gone);
     void gone.finally(() => this.removing.delete(gone));
@@ -251,20 +256,50 @@ export class BridgeNetwork {
     const veth = hostVethName(this.names, key);
     // Deleting the netns is enough: once its last process is gone the kernel destroys eth0 and
     // with it the host end, without the ~25 ms a synchronous `link del` waits.
-    if (existsSync(`/run/netns/${ns}`)) await run("ip", ["netns", "del", ns]).catch(() => undefined);
+    if (existsSync(`/run/netns/${ns}`)) await this.deleteNetns(ns);
     else if (existsSync(`/sys/class/net/${veth}`)) await run("ip", ["link", "del", veth]).catch(() => undefined);
     this.pool.release(key);
     this.live.delete(key);
   }
 
-  /** Forgets addresses of containers that are gone (and of spares an earlier daemon made). */
-  retain(containerIds: Set<string>): void {
-    this.pool.retain(new Set([...containerIds, ...this.live]));
+  /**
+   * `ip netns del` for all namespaces asked for meanwhile in one `ip` run, one run at a time: a
+   * burst of exits (a service scaled to 0) would otherwise start as many `ip` processes at once,
+   * all waiting on the kernel's rtnl lock while it tears namespaces down.
+   */
+  private deleteNetns(ns: string): Promise<void> {
+    return new Promise((resolve) => {
+      this.netnsToDelete.push({ ns, resolve });
+      this.deletingNetns ??= this.deleteQueuedNetns();
+    });
+  }
+
+  private async deleteQueuedNetns(): Promise<void> {
+    while (this.netnsToDelete.length > 0) {
+      const batch = this.netnsToDelete.splice(0);
+      await run("ip", ["-force", "-batch", "-"], batch.map((b) => `netns del ${b.ns}`).join("\n") + "\n").catch(() => undefined);
+      for (const b of batch) b.resolve();
+    }
+    this.deletingNetns = undefined;
+  }
+
+  /**
+   * After the engine's recovery: forgets addresses of containers that are gone, removes the
+   * spares an earlier daemon made and never handed out (killed, it left them; no record names
+   * them), and makes this daemon's spares.
+   */
+  async retain(containers: Map<string, string | undefined>): Promise<void> {
+    this.pool.retain(new Set([...containers.keys(), ...this.live]));
+    const inUse = new Set([...containers.values()].filter(Boolean).map((p) => basename(p!)));
+    const mine = new Set([...this.live].map((k) => netnsName(this.names, k)));
+    const left = existsSync("/run/netns") ? readdirSync("/run/netns").filter((n) => n.startsWith(this.names.netnsPrefix + SPARE_MARK) && !inUse.has(n) && !mine.has(n)) : [];
+    if (left.length) await ipBatch(left.map((n) => `netns del ${n}`)).catch(() => undefined);
+    this.topUp();
   }
 }
 
-/** Spare endpoints' keys start with this, which no container id (hex) does. */
-const SPARE_MARK = "w";
+/** Endpoints made ahead ("shoal-ep-…" in `ip netns`) have keys starting so, which no container id (hex) does. */
+export const SPARE_MARK = "ep-";
 const SPARES = 8;
 
 /** The endpoint key of a container attached by an earlier daemon: from its netns path, or (before spares) its id. */

@@ -28,7 +28,13 @@ export class Cluster {
 
   static async up(name: string, managers = 3, workers = 2, store: Store = "raft"): Promise<Cluster> {
     await labDown(name).catch(() => undefined);
-    await labUp({ name, managers, workers, timeoutMs: 120_000, store });
+    try {
+      await labUp({ name, managers, workers, timeoutMs: 120_000, store });
+    } catch (err) {
+      // A lab that did not come up is nobody's to remove later: removed here (kept with SHOAL_E2E_KEEP).
+      if (!process.env.SHOAL_E2E_KEEP) await labDown(name).catch(() => undefined);
+      throw err;
+    }
     return new Cluster(name);
   }
 

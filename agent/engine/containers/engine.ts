@@ -56,6 +56,7 @@ export class ContainerEngine {
   private followers = new Map<string, number>();
   private watching = new Set<string>();
   private networkHook?: NetworkHook;
+  private hookGate?: { promise: Promise<void>; settle: () => void };
 
   constructor(private readonly d: EngineDeps) {
     this.store = new ContainerStore(join(d.dataRoot, "containers"));
@@ -65,6 +66,25 @@ export class ContainerEngine {
   /** Who attaches containers to more networks than the bridge (none: the bridge only). */
   setNetworkHook(hook: NetworkHook | undefined): void {
     this.networkHook = hook;
+    this.networkHookSettled();
+  }
+
+  /**
+   * The daemon is about to rejoin its swarm, whose worker sets the hook: until then (10 s at
+   * most) a container started again (a restart policy after a reboot) waits for it, or it would
+   * come back without its overlays.
+   */
+  expectNetworkHook(): void {
+    let settle = () => {};
+    const promise = new Promise<void>((resolve) => (settle = resolve));
+    const timer = setTimeout(settle, 10_000);
+    this.hookGate = { promise, settle: () => (clearTimeout(timer), settle()) };
+  }
+
+  /** No hook is coming (the swarm is rejoined, or could not be): starts go on. */
+  networkHookSettled(): void {
+    this.hookGate?.settle();
+    this.hookGate = undefined;
   }
 
   stateDir(id: string): string {
@@ -94,7 +114,9 @@ export class ContainerEngine {
     const rec = buildRecord(id, name || generateName((n) => this.store.nameTaken(n) !== undefined), config, image.id, image.layerDirs, image.config);
     const dir = this.store.dir(id);
     await Promise.all([mkdir(join(dir, "fs", "upper"), { recursive: true, mode: 0o755 }), mkdir(join(dir, "fs", "work"), { recursive: true, mode: 0o700 })]);
-    await this.store.saveDurable(rec); // a container the caller was told of survives a power loss
+    // A container the caller was told of survives a power loss; one that removes itself (--rm)
+    // would be removed at the next start anyway, so its record need not wait for the disk.
+    await (config.autoRemove ? this.store.save(rec) : this.store.saveDurable(rec));
     return rec;
   }
 
@@ -124,6 +146,7 @@ export class ContainerEngine {
     const attached = c.networkMode === "bridge" && !rec.network;
     try {
       if (attached) {
+        await this.hookGate?.promise;
         await this.d.network.checkPorts(rec.id, portsOf(c));
         rec.network = await this.d.network.attach(rec.id, portsOf(c));
         if (this.networkHook) nameservers = await this.networkHook.attach(rec, rec.network.netnsPath);
@@ -386,9 +409,9 @@ export class ContainerEngine {
 
   /** Re-adopts what an earlier daemon left: running containers keep their PID; exits that happened meanwhile are handled now. */
   async recover(): Promise<void> {
-    const withNetwork = new Set<string>();
+    const withNetwork = new Map<string, string | undefined>(); // container → its netns
     for (const rec of this.store.all()) {
-      if (rec.network) withNetwork.add(rec.id);
+      if (rec.network) withNetwork.set(rec.id, rec.network.netnsPath);
       if (rec.state.status === "running") {
         if (rec.network) await this.d.network.readopt(rec.id, rec.network.ip, portsOf(rec.config), rec.network.netnsPath).catch(() => undefined);
         this.watch(rec.id);
@@ -405,7 +428,7 @@ export class ContainerEngine {
         withNetwork.delete(rec.id);
       }
     }
-    this.d.network.retain(withNetwork);
+    await this.d.network.retain(withNetwork);
   }
 
   /** Stops pending restarts and waits for the records' writes; running containers stay with their shims. */
