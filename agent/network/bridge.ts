@@ -1,8 +1,7 @@
 // The daemon's default bridge network: one Linux bridge, one nftables table (outbound NAT and
 // published ports), and per container a netns joined to the bridge by a veth pair.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
-import { basename, join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { ipBatch, nftBatch, run } from "./cmd.js";
 import { AddressPool } from "./ipam.js";
 import { formatCidr, formatIp, gatewayOf, parseCidr, pickFree, type Subnet } from "./ipv4.js";
@@ -42,18 +41,6 @@ export class BridgeNetwork {
   private pool!: AddressPool;
   /** Published ports by container id. */
   private published = new Map<string, PublishedPort[]>();
-  /** Each attached container's endpoint key (its netns and veth are named for it). */
-  private endpoints = new Map<string, string>();
-  /** Ready endpoints' keys. */
-  private spares: string[] = [];
-  private refilling?: Promise<unknown>;
-  /** Endpoints being removed in the background. */
-  private removing = new Set<Promise<void>>();
-  private closed = false;
-  private netnsToDelete: { ns: string; resolve: () => void }[] = [];
-  private deletingNetns?: Promise<void>;
-  /** Keys of the endpoints this daemon made that are not removed yet. */
-  private live = new Set<string>();
   private readonly dir: string;
 
   constructor(private readonly names: DaemonNames, dataRoot: string, private readonly subnetArg?: string) {
@@ -98,9 +85,9 @@ export class BridgeNetwork {
     writeFileSync(`/proc/sys/net/ipv4/conf/${br}/route_localnet`, "1");
     await this.writeTable();
     // The first `ip netns add` on a host turns /run/netns into a shared mount point; two at once
-    // both do it, the second mount hiding the first's namespace. Done once here, before endpoints
-    // are made in parallel.
-    const probe = `${this.names.netnsPrefix}ep-init`;
+    // both do it, the second mount hiding the first's namespace. Done once here, before
+    // containers start in parallel.
+    const probe = `${this.names.netnsPrefix}init`;
     await ipBatch([...(existsSync(`/run/netns/${probe}`) ? [`netns del ${probe}`] : []), `netns add ${probe}`, `netns del ${probe}`]);
   }
 
@@ -133,12 +120,8 @@ export class BridgeNetwork {
 `);
   }
 
-  /** Removes the spare endpoints, the table, and the bridge when nothing is attached to it any more. */
+  /** Removes the table, and the bridge when nothing is attached to it any more. */
   async teardown(removeBridge: boolean): Promise<void> {
-    this.closed = true;
-    await this.refilling;
-    await Promise.all([...this.removing]);
-    await Promise.all(this.spares.splice(0).map((key) => this.removeEndpoint(key)));
     await this.pool.flushed();
     await run("nft", ["delete", "table", "inet", this.names.nftTable]).catch(() => undefined);
     if (removeBridge) await run("ip", ["link", "del", this.names.bridge]).catch(() => undefined);
@@ -157,66 +140,23 @@ export class BridgeNetwork {
 
   /** Gives the container a netns on the bridge, an address and its published ports. */
   async attach(containerId: string, ports: PublishedPort[]): Promise<Endpoint> {
-    const key = this.spares.pop() ?? (await this.makeEndpoints(1))[0];
-    this.pool.transfer(key, containerId);
-    this.endpoints.set(containerId, key);
+    const ns = netnsName(this.names, containerId);
+    const veth = hostVethName(this.names, containerId);
     const ip = this.pool.allocate(containerId);
-    this.topUp();
     try {
+      const stale = existsSync(`/sys/class/net/${veth}`) ? [`link del ${veth}`] : []; // a detach the kernel has not finished
+      await ipBatch([...stale, `netns add ${ns}`, `link add ${veth} type veth peer name eth0 netns ${ns}`, `link set ${veth} master ${this.names.bridge} up`]);
+      await ipBatch([`link set lo up`, `addr add ${ip}/${this.subnet.prefix} dev eth0`, `link set eth0 up`, `route add default via ${this.gateway}`], ns);
       await this.publish(containerId, ip, ports);
     } catch (err) {
       await this.detach(containerId);
       throw err;
     }
-    return { netnsPath: `/run/netns/${netnsName(this.names, key)}`, ip, gateway: this.gateway, prefix: this.subnet.prefix };
-  }
-
-  /**
-   * Endpoints made ahead of need: a netns on the bridge, addressed and up. Making one costs two
-   * `ip` runs (~8 ms of a container's start); made in batches while the daemon is idle, the
-   * host side of many costs one. Their addresses are the pool's, owned by their keys ("ep-…", never
-   * a container id) until a container takes one; a container keeps its endpoint's name.
-   */
-  private async makeEndpoints(n: number): Promise<string[]> {
-    const keys = Array.from({ length: n }, () => SPARE_MARK + randomBytes(5).toString("hex").slice(0, 12 - SPARE_MARK.length));
-    const made: string[] = [];
-    try {
-      const host: string[] = [];
-      for (const key of keys) {
-        const veth = hostVethName(this.names, key);
-        if (existsSync(`/sys/class/net/${veth}`)) host.push(`link del ${veth}`);
-        host.push(`netns add ${netnsName(this.names, key)}`, `link add ${veth} type veth peer name eth0 netns ${netnsName(this.names, key)}`, `link set ${veth} master ${this.names.bridge} up`);
-      }
-      made.push(...keys);
-      for (const key of keys) this.live.add(key);
-      await ipBatch(host);
-      // One after another: made in the background, they must not crowd out the starts.
-      for (const key of keys) {
-        const ip = this.pool.allocate(key);
-        await ipBatch([`link set lo up`, `addr add ${ip}/${this.subnet.prefix} dev eth0`, `link set eth0 up`, `route add default via ${this.gateway}`], netnsName(this.names, key));
-      }
-      return keys;
-    } catch (err) {
-      await Promise.all(made.map((key) => this.removeEndpoint(key)));
-      throw err;
-    }
-  }
-
-  /** Keeps SPARES endpoints ready, one batch at a time, in the background. */
-  private topUp(): void {
-    if (this.refilling || this.closed || this.spares.length >= SPARES / 2) return;
-    this.refilling = this.makeEndpoints(SPARES - this.spares.length)
-      .then(async (keys) => {
-        if (this.closed) await Promise.all(keys.map((k) => this.removeEndpoint(k)));
-        else this.spares.push(...keys);
-      })
-      .catch((err: Error) => console.error(`shoal daemon: making spare bridge endpoints: ${err.message}`))
-      .finally(() => (this.refilling = undefined));
+    return { netnsPath: `/run/netns/${ns}`, ip, gateway: this.gateway, prefix: this.subnet.prefix };
   }
 
   /** Re-installs the published ports of a container that kept running while the daemon was away. */
-  async readopt(containerId: string, ip: string, ports: PublishedPort[], netnsPath?: string): Promise<void> {
-    this.endpoints.set(containerId, keyOf(this.names, containerId, netnsPath));
+  async readopt(containerId: string, ip: string, ports: PublishedPort[]): Promise<void> {
     if (!this.pool.claim(containerId, ip)) console.error(`shoal daemon: container ${containerId.slice(0, 12)}'s address ${ip} is held by another: it keeps it, the pool does not`);
     await this.publish(containerId, ip, ports);
   }
@@ -227,88 +167,29 @@ export class BridgeNetwork {
     await nftBatch(ports.map((p) => `add element inet ${this.names.nftTable} ${elementOf(p, ip)}`).join("\n") + "\n");
   }
 
-  /**
-   * Removes everything attach made; safe to call on a half-made or already removed endpoint.
-   * The published ports go at once (a new container may want them). With `background` (a
-   * container that just exited) the netns goes after this returns, its address coming back to
-   * the pool once it is gone; the daemon's teardown waits for it.
-   */
-  async detach(containerId: string, netnsPath?: string, o: { background?: boolean } = {}): Promise<void> {
+  /** Removes everything attach made; safe to call on a half-made or already removed endpoint. */
+  async detach(containerId: string): Promise<void> {
     const ports = this.published.get(containerId) ?? [];
     this.published.delete(containerId);
     if (ports.length > 0) {
       await nftBatch(ports.map((p) => `delete element inet ${this.names.nftTable} ${elementKey(p)}`).join("\n") + "\n").catch(() => undefined);
     }
-    const key = this.endpoints.get(containerId) ?? (netnsPath ? keyOf(this.names, containerId, netnsPath) : undefined);
-    this.endpoints.delete(containerId);
-    if (key === undefined) return this.pool.release(containerId); // none made, or already gone
-    // The address goes back with the endpoint, not with the container: started again at once,
-    // the container gets a new one, which this removal must not release.
-    this.pool.transfer(containerId, key);
-    const gone = this.removeEndpoint(key);
-    if (!o.background) return gone;
-    this.removing.add(gone);
-    void gone.finally(() => this.removing.delete(gone));
-  }
-
-  private async removeEndpoint(key: string): Promise<void> {
-    const ns = netnsName(this.names, key);
-    const veth = hostVethName(this.names, key);
+    const ns = netnsName(this.names, containerId);
+    const veth = hostVethName(this.names, containerId);
     // Deleting the netns is enough: once its last process is gone the kernel destroys eth0 and
     // with it the host end, without the ~25 ms a synchronous `link del` waits.
-    if (existsSync(`/run/netns/${ns}`)) await this.deleteNetns(ns);
+    if (existsSync(`/run/netns/${ns}`)) await run("ip", ["netns", "del", ns]).catch(() => undefined);
     else if (existsSync(`/sys/class/net/${veth}`)) await run("ip", ["link", "del", veth]).catch(() => undefined);
-    this.pool.release(key);
-    this.live.delete(key);
+    this.pool.release(containerId);
   }
 
-  /**
-   * `ip netns del` for all namespaces asked for meanwhile in one `ip` run, one run at a time: a
-   * burst of exits (a service scaled to 0) would otherwise start as many `ip` processes at once,
-   * all waiting on the kernel's rtnl lock while it tears namespaces down.
-   */
-  private deleteNetns(ns: string): Promise<void> {
-    return new Promise((resolve) => {
-      this.netnsToDelete.push({ ns, resolve });
-      this.deletingNetns ??= this.deleteQueuedNetns();
-    });
+  /** Forgets addresses of containers that are gone. */
+  retain(containerIds: Set<string>): void {
+    this.pool.retain(containerIds);
   }
-
-  private async deleteQueuedNetns(): Promise<void> {
-    while (this.netnsToDelete.length > 0) {
-      const batch = this.netnsToDelete.splice(0);
-      await run("ip", ["-force", "-batch", "-"], batch.map((b) => `netns del ${b.ns}`).join("\n") + "\n").catch(() => undefined);
-      for (const b of batch) b.resolve();
-    }
-    this.deletingNetns = undefined;
-  }
-
-  /**
-   * After the engine's recovery: forgets addresses of containers that are gone, removes the
-   * spares an earlier daemon made and never handed out (killed, it left them; no record names
-   * them), and makes this daemon's spares.
-   */
-  async retain(containers: Map<string, string | undefined>): Promise<void> {
-    this.pool.retain(new Set([...containers.keys(), ...this.live]));
-    const inUse = new Set([...containers.values()].filter(Boolean).map((p) => basename(p!)));
-    const mine = new Set([...this.live].map((k) => netnsName(this.names, k)));
-    const left = existsSync("/run/netns") ? readdirSync("/run/netns").filter((n) => n.startsWith(this.names.netnsPrefix + SPARE_MARK) && !inUse.has(n) && !mine.has(n)) : [];
-    if (left.length) await ipBatch(left.map((n) => `netns del ${n}`)).catch(() => undefined);
-    this.topUp();
-  }
-}
-
-/** Endpoints made ahead ("shoal-ep-…" in `ip netns`) have keys starting so, which no container id (hex) does. */
-export const SPARE_MARK = "ep-";
-const SPARES = 8;
-
-/** The endpoint key of a container attached by an earlier daemon: from its netns path, or (before spares) its id. */
-function keyOf(names: DaemonNames, containerId: string, netnsPath?: string): string {
-  const ns = netnsPath ? basename(netnsPath) : "";
-  return ns.startsWith(names.netnsPrefix) ? ns.slice(names.netnsPrefix.length) : containerId.slice(0, 12);
 }
 
 const mapOf = (p: PublishedPort) => `${p.protocol}_${p.hostIp ? "addr" : "any"}`;
-const portKey = (p: PublishedPort) => (p.hostIp ? `${p.hostIp} . ${p.hostPort}` : `${p.hostPort}`);
-const elementOf = (p: PublishedPort, ip: string) => `${mapOf(p)} { ${portKey(p)} : ${ip} . ${p.containerPort} }`;
-const elementKey = (p: PublishedPort) => `${mapOf(p)} { ${portKey(p)} }`;
+const keyOf = (p: PublishedPort) => (p.hostIp ? `${p.hostIp} . ${p.hostPort}` : `${p.hostPort}`);
+const elementOf = (p: PublishedPort, ip: string) => `${mapOf(p)} { ${keyOf(p)} : ${ip} . ${p.containerPort} }`;
+const elementKey = (p: PublishedPort) => `${mapOf(p)} { ${keyOf(p)} }`;

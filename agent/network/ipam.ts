@@ -50,12 +50,6 @@ export class AddressPool {
     return this.out.idle();
   }
 
-  /** Hands `from`'s address to `to` (a spare endpoint's, to the container that takes it). */
-  transfer(from: string, to: string): void {
-    for (const [ip, o] of this.byIp) if (o === from) this.byIp.set(ip, to);
-    this.save();
-  }
-
   release(owner: string): void {
     let changed = false;
     for (const [ip, o] of this.byIp) if (o === owner) (this.byIp.delete(ip), (changed = true));

@@ -140,7 +140,7 @@ export class ContainerEngine {
     if (rec.network && !existsSync(rec.network.netnsPath)) {
       // The host rebooted (a lab host's power came back): its network namespace and veth are
       // gone with /run, so the container gets a fresh attachment rather than a dangling path.
-      await this.d.network.detach(rec.id, rec.network.netnsPath);
+      await this.d.network.detach(rec.id);
       rec.network = null;
     }
     const attached = c.networkMode === "bridge" && !rec.network;
@@ -227,7 +227,7 @@ export class ContainerEngine {
     this.saveInBackground(rec); // one write with the next save below, if there is one
     await this.d.runtime.cleanup(this.stateDir(id)).catch(() => undefined);
     if (!restart) {
-      await this.detachNetworks(rec, true); // off the exit's path: `run --rm` and waiters need not wait for the netns
+      await this.detachNetworks(rec);
       await this.store.save(rec);
     }
     this.events.emit(`exit:${id}`, status);
@@ -258,10 +258,10 @@ export class ContainerEngine {
     }
   }
 
-  /** The container's namespace goes: its other networks first, then the bridge (which deletes it; after this returns with `background`). */
-  private async detachNetworks(rec: ContainerRecord, background = false): Promise<void> {
+  /** The container's namespace goes: its other networks first, then the bridge (which deletes it). */
+  private async detachNetworks(rec: ContainerRecord): Promise<void> {
     await this.networkHook?.detach(rec);
-    await this.d.network.detach(rec.id, rec.network?.netnsPath, { background });
+    await this.d.network.detach(rec.id);
     rec.network = null;
   }
 
@@ -409,14 +409,14 @@ export class ContainerEngine {
 
   /** Re-adopts what an earlier daemon left: running containers keep their PID; exits that happened meanwhile are handled now. */
   async recover(): Promise<void> {
-    const withNetwork = new Map<string, string | undefined>(); // container → its netns
+    const withNetwork = new Set<string>();
     for (const rec of this.store.all()) {
-      if (rec.network) withNetwork.set(rec.id, rec.network.netnsPath);
+      if (rec.network) withNetwork.add(rec.id);
       if (rec.state.status === "running") {
-        if (rec.network) await this.d.network.readopt(rec.id, rec.network.ip, portsOf(rec.config), rec.network.netnsPath).catch(() => undefined);
+        if (rec.network) await this.d.network.readopt(rec.id, rec.network.ip, portsOf(rec.config)).catch(() => undefined);
         this.watch(rec.id);
       } else if (rec.state.status === "restarting") {
-        if (rec.network) await this.d.network.readopt(rec.id, rec.network.ip, portsOf(rec.config), rec.network.netnsPath).catch(() => undefined);
+        if (rec.network) await this.d.network.readopt(rec.id, rec.network.ip, portsOf(rec.config)).catch(() => undefined);
         rec.restartCount++;
         this.launch(rec).catch(() => this.onExit(rec.id, { exitCode: 255, oomKilled: false }));
       } else if (rec.config.autoRemove && rec.state.status === "exited") {
@@ -428,7 +428,7 @@ export class ContainerEngine {
         withNetwork.delete(rec.id);
       }
     }
-    await this.d.network.retain(withNetwork);
+    this.d.network.retain(withNetwork);
   }
 
   /** Stops pending restarts and waits for the records' writes; running containers stay with their shims. */

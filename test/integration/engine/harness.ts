@@ -4,7 +4,6 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { SPARE_MARK } from "../../../agent/network/bridge.js";
 import { daemonNames, type DaemonNames } from "../../../agent/network/names.js";
 
 /** The Node CLI, which also runs the daemon. */
@@ -73,10 +72,7 @@ export class TestDaemon {
   /** Everything of this daemon's still on the host (empty when clean). */
   leftovers(): string[] {
     const out: string[] = [];
-    // Spare endpoints ("…-ep-…") are the daemon's own, made ahead of need; they go with the daemon.
-    const alive = this.proc?.exitCode === null && this.proc.signalCode === null;
-    const ours = (n: string) => n.startsWith(this.names.netnsPrefix) && !(alive && n.startsWith(this.names.netnsPrefix + SPARE_MARK));
-    const netns = existsSync("/run/netns") ? readdirSync("/run/netns").filter(ours) : [];
+    const netns = existsSync("/run/netns") ? readdirSync("/run/netns").filter((n) => n.startsWith(this.names.netnsPrefix)) : [];
     out.push(...netns.map((n) => `netns ${n}`));
     const mounts = execFileSync("cat", ["/proc/self/mountinfo"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(this.root));
     out.push(...mounts.map((m) => `mount ${m}`));
