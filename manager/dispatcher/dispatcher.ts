@@ -13,8 +13,13 @@ import { byNodeId, type ReadTx, type Store, type StoreEvent } from "../store/typ
 import { liveness } from "./liveness.js";
 
 export const DEFAULT_HEARTBEAT_PERIOD_MS = 500;
-/** Missed periods before a node is marked down: 3 × 500 ms, well inside the 3 s the issue asks. */
-export const MISSED_HEARTBEATS = 3;
+/**
+ * Missed periods before a node is marked down: 5 × 500 ms, inside the 3 s the issue asks (with
+ * the 125 ms check, at most ~2.65 s after the last heartbeat). At 3 × 500 ms a busy 2-core host
+ * (six daemons, a hundred containers starting) read heartbeats late often enough that nodes
+ * flapped Down and back every few seconds, each time rescheduling their tasks.
+ */
+export const MISSED_HEARTBEATS = 5;
 /**
  * Periods a new leader gives every node to find it (5 s by default): a thousand agents failing
  * over at once to a leader still taking over are slower to be heard than one agent's heartbeat,
