@@ -121,17 +121,13 @@ static void finish(struct shim *sh) {
   int code = exit_code(sh->status);
   int sig = WIFSIGNALED(sh->status) ? WTERMSIG(sh->status) : 0;
   int oom = cgroup_oom_killed(&sh->c.cg);
-  struct rt_error err;
-  /* Everything of the container goes before anyone hears of the exit: a caller that hears it
-     (or finds the exit file) may start the container again in this state dir at once, and
-     needs no `delete` when the cgroups file is gone too. */
-  if (cgroup_destroy(&sh->c.cg, &err) < 0) report(&err);
-  else unlink("cgroups");
-  unlink("shim.sock");
   snprintf(line, sizeof line, "%d %d %d\n", code, sig, oom);
+  struct rt_error err;
   if (state_write("exit", line, &err) < 0) report(&err);
   snprintf(line, sizeof line, "exit %d %d %d\n", code, sig, oom);
   for (int i = 0; i < sh->nclients; i++) (void)!write_all(sh->clients[i], line, strlen(line));
+  if (cgroup_destroy(&sh->c.cg, &err) < 0) report(&err);
+  unlink("shim.sock");
 }
 
 /* Runs in the detached shim; writes "ok" or the error to report_fd. */

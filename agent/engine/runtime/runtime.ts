@@ -1,7 +1,6 @@
 // The engine's calls into the native runtime (native/build/shoal-runtime); see docs/runtime.md.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { mkdir, readFile, rmdir, unlink } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runtimeBinary } from "./binary.js";
 import { writeSpec, type ContainerSpec } from "./spec.js";
@@ -45,18 +44,6 @@ export async function state(stateDir: string): Promise<ContainerState> {
 
 /** Kills the container if running, removes its cgroups and state dir (all but the log with keepLog). */
 export async function deleteContainer(stateDir: string, opts: { keepLog?: boolean } = {}): Promise<void> {
-  // A shim that saw its container exit removed the cgroups itself before it said so (it left an
-  // exit file and no cgroups file): only state files are left, no runtime run needed (~4 ms).
-  if (existsSync(join(stateDir, "exit")) && !existsSync(join(stateDir, "cgroups"))) {
-    const shim = Number(await readFile(join(stateDir, "shim.pid"), "utf8").catch(() => "0"));
-    const files = ["pid", "shim.pid", "exit", "shim.sock", "spec", ...(opts.keepLog ? [] : ["log"])];
-    await Promise.all(files.map((f) => unlink(join(stateDir, f)).catch(() => undefined)));
-    if (opts.keepLog) return; // the shim's last step (its exit) touches nothing here
-    await rmdir(stateDir).catch(() => undefined);
-    // Gone means gone: as `delete` does, the shim too (it exits right after telling of the exit).
-    for (let i = 0; i < 5000 && shim > 0 && alive(shim); i++) await new Promise((r) => setTimeout(r, 1));
-    return;
-  }
   await call(opts.keepLog ? ["delete", "--keep-log", stateDir] : ["delete", stateDir]);
 }
 
@@ -84,12 +71,4 @@ export function run(specPath: string, stdio: "inherit" | "pipe" | "ignore" = "pi
 
 export function logPath(stateDir: string): string {
   return join(stateDir, "log");
-}
-
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
 }
