@@ -1,6 +1,6 @@
 // Crash-safe file replacement: write a temporary file, rename it over the old one. A reader
 // always finds the old or the new content. Durable writes also flush both to the disk first.
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
 import { open, rename, unlink, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 
@@ -17,17 +17,6 @@ export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o60
   } finally {
     closeSync(fd);
   }
-  renameSync(tmp, path);
-}
-
-/**
- * Atomic against a crash of this process, not flushed: for state that a power loss makes moot
- * anyway (what ran, with which pid), rewritten often. ext4 orders a rename over an existing file
- * after its data, so after a power loss too the file holds one whole version.
- */
-export function replaceFile(path: string, data: string | Buffer, mode = 0o600): void {
-  const tmp = tmpName(path);
-  writeFileSync(tmp, data, { mode });
   renameSync(tmp, path);
 }
 
