@@ -7,6 +7,7 @@ import { ControlClient, ControlService, type ControlServer, type DispatcherServe
 import { peerIdentity } from "../ca/credentials.js";
 import { CertificateError, requestKeyDigest } from "../ca/root-ca.js";
 import { ClusterSigner, type Signed } from "../ca/signer.js";
+import { LeadershipLostError, NotLeaderError, ProposalTimeoutError } from "../raft/errors.js";
 import { checkJoinToken, tokenRole } from "../ca/tokens.js";
 import { roleToSend } from "../dispatcher/dispatcher.js";
 import { randomId } from "../store/memory.js";
@@ -25,6 +26,13 @@ export function toStatus(err: unknown): Partial<ServiceError> {
   const e = err as Partial<ServiceError> & { code?: number };
   const message = ((err as Error)?.message ?? String(err)).split("\n")[0];
   if (err instanceof ClusterError) return { code: err.code, details: message };
+  // Leadership moved while the call was being served: the caller retries, against the leader
+  // named here when one is known (agents and the CLI follow "the leader is at ADDR").
+  if (err instanceof NotLeaderError) {
+    const at = err.leader?.clientAddress ?? err.leader?.raftAddress;
+    return { code: status.UNAVAILABLE, details: at ? `this manager is not the leader any more; the leader is at ${at}` : "this swarm has no leader right now: retry in a moment" };
+  }
+  if (err instanceof LeadershipLostError || err instanceof ProposalTimeoutError) return { code: status.UNAVAILABLE, details: message };
   if (typeof e.code === "number" && e.details !== undefined) return { code: e.code, details: e.details, metadata: e.metadata };
   return { code: typeof e.code === "number" ? e.code : status.UNKNOWN, details: message };
 }

@@ -2,7 +2,7 @@
 // decides over one consistent read what tasks to create, stop or delete, and writes it back.
 import { type Cluster, type Service, type Task, TaskState, UpdateState } from "../../proto/gen/cluster.js";
 import { StoreLoop } from "../store/loop.js";
-import { byServiceId, type ReadTx, type Store, type StoreEvent, type WatchFilter } from "../store/types.js";
+import { byNodeId, byServiceId, type ReadTx, type Store, type StoreEvent, type WatchFilter } from "../store/types.js";
 import { type TaskChange, commitChanges, isDead, observed } from "./changes.js";
 import { reconcileGlobal } from "./global.js";
 import { historyLimit, reap } from "./reaper.js";
@@ -77,9 +77,15 @@ export interface OrchestratorOptions {
 
 export class Orchestrator {
   private readonly loop: StoreLoop;
-  /** Services changed since the last pass; `all` after node or cluster changes and at start. */
+  /** Services changed since the last pass; `all` after cluster changes and at start. */
   private dirty = new Set<string>();
   private all = true;
+  /**
+   * Nodes changed since the last pass. A node matters to the global services (one task each) and
+   * to the services with tasks on it (lost, drained, back); to no other: 4,000 nodes joining a
+   * cluster of 100,000 tasks made a pass over every service and task per join batch.
+   */
+  private nodes = new Set<string>();
   /** Services waiting on time (restart delays, update monitors), and when. */
   private readonly wakes = new Map<string, number>();
   private unsubscribe?: () => void;
@@ -108,6 +114,7 @@ export class Orchestrator {
       for (const e of events) {
         if (e.kind === "service") this.dirty.add((e.new ?? e.old)!.id);
         else if (e.kind === "task") this.dirty.add(((e.new ?? e.old) as Task).serviceId);
+        else if (e.kind === "node") this.nodes.add((e.new ?? e.old)!.id);
         else this.all = true;
       }
     }, this.filter);
@@ -146,8 +153,16 @@ export class Orchestrator {
     if (!this.all) {
       only = this.dirty;
       for (const [id, at] of this.wakes) if (at <= now) only.add(id);
+      if (this.nodes.size > 0) {
+        const scope = only;
+        this.store.view((tx) => {
+          for (const s of tx.find("service")) if (s.spec?.mode?.$case === "global") scope.add(s.id);
+          for (const n of this.nodes) for (const t of tx.find("task", byNodeId(n))) scope.add(t.serviceId);
+        });
+      }
     }
     this.dirty = new Set();
+    this.nodes = new Set();
     this.all = false;
     const scope = only ?? new Set(this.store.view((tx) => tx.find("service").map((s) => s.id)));
     const ids = [...scope];

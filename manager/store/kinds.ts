@@ -1,5 +1,5 @@
 // The kinds of object the store holds, how each is indexed, and how one maps to a StoreAction.
-import { Cluster, Network, Node, Service, StoreAction, StoreActionKind, Task } from "../../proto/gen/cluster.js";
+import { Cluster, Network, Node, Service, StoreAction, StoreActionKind, Task, TaskState } from "../../proto/gen/cluster.js";
 
 export interface ObjectOf {
   cluster: Cluster;
@@ -36,23 +36,62 @@ export function slotKey(serviceId: string, slot: number, nodeId: string): string
   return slot > 0 ? `${serviceId}/${slot}` : `${serviceId}@${nodeId}`;
 }
 
+/** One index's key for an object, or undefined when the object is not found under that index. */
+export function keyOf(kind: Kind, o: StoreObject, index: IndexName): string | undefined {
+  switch (index) {
+    case "name": {
+      const name = nameOf(kind, o);
+      return name ? name.toLowerCase() : undefined;
+    }
+    case "serviceId":
+      return kind === "task" ? (o as Task).serviceId : undefined;
+    case "nodeId":
+      return kind === "task" ? (o as Task).nodeId : undefined;
+    case "slot":
+      return kind === "task" ? slotKey((o as Task).serviceId, (o as Task).slot, (o as Task).nodeId) : undefined;
+    case "desiredState":
+      return kind === "task" ? String((o as Task).desiredState) : undefined;
+    case "taskState":
+      return kind === "task" ? String((o as Task).status?.state ?? 0) : undefined;
+    case "role":
+      return kind === "node" ? String((o as Node).spec?.role ?? 0) : undefined;
+    case "membership":
+      return kind === "node" ? String((o as Node).membership) : undefined;
+  }
+}
+
+const PENDING = String(TaskState.TASK_STATE_PENDING);
+
+/**
+ * The index keys the store keeps for an object, for what the control loops ask on every pass:
+ * tasks by service and node, the scheduler's pending queue, names of the named kinds, nodes by
+ * role and membership. Every task write touches each of these, so no more are kept (a task's
+ * state moving through a 100,000-entry set per state cost every manager more than the write).
+ * A `find` by anything else scans (isKept says which).
+ */
 export function indexKeys(kind: Kind, o: StoreObject): Partial<Record<IndexName, string>> {
   const keys: Partial<Record<IndexName, string>> = {};
-  const name = nameOf(kind, o);
-  if (name) keys.name = name.toLowerCase();
   if (kind === "task") {
     const t = o as Task;
     keys.serviceId = t.serviceId;
     keys.nodeId = t.nodeId;
-    keys.slot = slotKey(t.serviceId, t.slot, t.nodeId);
-    keys.desiredState = String(t.desiredState);
-    keys.taskState = String(t.status?.state ?? 0);
-  } else if (kind === "node") {
+    if ((t.status?.state ?? 0) === TaskState.TASK_STATE_PENDING) keys.taskState = PENDING;
+    return keys;
+  }
+  const name = nameOf(kind, o);
+  if (name) keys.name = name.toLowerCase();
+  if (kind === "node") {
     const n = o as Node;
     keys.role = String(n.spec?.role ?? 0);
     keys.membership = String(n.membership);
   }
   return keys;
+}
+
+/** Whether `find(kind, {index, value})` is answered from a kept index (else by a scan). */
+export function isKept(kind: Kind, index: IndexName, value: string): boolean {
+  if (kind === "task") return index === "serviceId" || index === "nodeId" || (index === "taskState" && value === PENDING);
+  return index === "name" || (kind === "node" && (index === "role" || index === "membership"));
 }
 
 export function toAction(action: StoreActionKind, kind: Kind, o: StoreObject): StoreAction {

@@ -2,7 +2,7 @@
 // turned into a ChangeSet at commit.
 import { StoreActionKind, type StoreAction } from "../../proto/gen/cluster.js";
 import { ExistsError, NameConflictError, NotFoundError } from "./errors.js";
-import { type Kind, type ObjectOf, type StoreObject, UNIQUE_NAMES, indexKeys, nameOf, toAction } from "./kinds.js";
+import { type Kind, type ObjectOf, type StoreObject, UNIQUE_NAMES, keyOf, nameOf, toAction } from "./kinds.js";
 import type { By, ReadTx, WriteTx } from "./types.js";
 import { checkTransition } from "./rules.js";
 
@@ -25,7 +25,7 @@ const key = (kind: Kind, id: string) => `${kind}\u0000${id}`;
 export function matches(kind: Kind, o: StoreObject, by: By): boolean {
   if ("all" in by) return true;
   if ("idPrefix" in by) return o.id.startsWith(by.idPrefix);
-  return indexKeys(kind, o)[by.index] === String(by.value);
+  return keyOf(kind, o, by.index) === String(by.value);
 }
 
 export class Transaction implements WriteTx {
