@@ -11,6 +11,7 @@ import { VolumeStore } from "../engine/volumes/store.js";
 import { BridgeNetwork } from "../network/bridge.js";
 import { formatCidr } from "../network/ipv4.js";
 import { daemonNames } from "../network/names.js";
+import { favourCgroupMoves } from "./cgroup-moves.js";
 import { lockDataRoot } from "./lock.js";
 import { openImages } from "./images.js";
 import { nativeRuntime } from "./runtime.js";
@@ -24,6 +25,8 @@ export interface DaemonOptions {
   registryMirror?: string;
   insecureRegistries: string[];
   bridgeSubnet?: string;
+  /** Leave the cgroup2 mount's options alone (see cgroup-moves.ts). */
+  keepCgroupMount?: boolean;
 }
 
 const VERSION = "0.1.0";
@@ -59,6 +62,7 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     }
     mkdirSync(dirname(o.socket), { recursive: true, mode: 0o700 });
 
+    if (!o.keepCgroupMount) await favourCgroupMoves((l) => console.error(l));
     const names = daemonNames(o.dataRoot);
     const network = new BridgeNetwork(names, o.dataRoot, o.bridgeSubnet);
     await network.setup();

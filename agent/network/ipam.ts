@@ -50,6 +50,12 @@ export class AddressPool {
     return this.out.idle();
   }
 
+  /** Whether `owner` holds an address: attached, or attaching. */
+  holds(owner: string): boolean {
+    for (const o of this.byIp.values()) if (o === owner) return true;
+    return false;
+  }
+
   release(owner: string): void {
     let changed = false;
     for (const [ip, o] of this.byIp) if (o === owner) (this.byIp.delete(ip), (changed = true));

@@ -172,7 +172,7 @@ static int cmd_exec(int argc, char **argv) {
   return exec_in(argv[0], &o);
 }
 
-int main(int argc, char **argv) {
+int runtime_main(int argc, char **argv) {
   struct rt_error err;
   if (argc == 2 && !strcmp(argv[1], "spawner")) return spawner_main();
   if (argc < 3) return usage();
@@ -196,3 +196,5 @@ int main(int argc, char **argv) {
   }
   return usage();
 }
+
+int main(int argc, char **argv) { return runtime_main(argc, argv); }

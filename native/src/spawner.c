@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -16,6 +18,7 @@
 
 #include "cgroup.h"
 #include "error.h"
+#include "netlink.h"
 
 /* Requests beyond this many running programs wait in the pipe until one finishes. */
 #define MAX_JOBS 128
@@ -88,6 +91,9 @@ static void reply(struct spawner *sp, uint32_t seq, enum outcome kind, int value
 
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
+/* The spawner's own binary, resolved: requests to run it may skip the exec (child_exec). */
+static char self_exe[PATH_MAX];
+
 /* In the child: its stdio, a clean signal state, nothing else of ours open; then exec. */
 static void child_exec(char **argv, int in, int out, int err, int status_fd) {
   sigset_t none;
@@ -96,6 +102,24 @@ static void child_exec(char **argv, int in, int out, int err, int status_fd) {
   signal(SIGPIPE, SIG_DFL);
   if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) goto fail;
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  /* `@NAME`: one of the runtime's own steps (netlink.c), run here without an exec. */
+  if (argv[0][0] == '@') {
+    close(status_fd); /* started: the answer is the exit status and stderr */
+    _exit(builtin_main(argv));
+  }
+  /* This very binary's short commands (an exit's delete, a stop's kill, state) run in place: an
+     exec of it would only load the same program again. Not start: the shim it leaves behind must
+     be a fresh small process, not a copy of this one. */
+  char real[PATH_MAX];
+  if (self_exe[0] && argv[1] && (!strcmp(argv[1], "delete") || !strcmp(argv[1], "kill") || !strcmp(argv[1], "state")) &&
+      realpath(argv[0], real) && !strcmp(real, self_exe)) {
+    close(status_fd);
+    int argc = 0;
+    while (argv[argc]) argc++;
+    int rc = runtime_main(argc, argv);
+    fflush(NULL);
+    _exit(rc);
+  }
   execvp(argv[0], argv);
 fail:;
   int e = errno;
@@ -272,6 +296,8 @@ int spawner_main(void) {
      them). Moving once here, where every shim is forked from, spares each container start the
      move: a cgroup.procs write waits out an RCU grace period, ~10 ms on this kernel. */
   cgroup_move_to_roots(getpid());
+  ssize_t len = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
+  self_exe[len > 0 ? len : 0] = 0;
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD);

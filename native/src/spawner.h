@@ -6,4 +6,6 @@
 
 /* Serves requests until stdin closes; returns the process's exit code. */
 int spawner_main(void);
+/* The runtime's command line (main.c): the spawner's children run its short commands in place. */
+int runtime_main(int argc, char **argv);
 #endif
