@@ -130,7 +130,7 @@ static void finish(struct shim *sh) {
   unlink("shim.sock");
 }
 
-/* Runs in the detached shim; writes "ok" or the error to report_fd. */
+/* Runs in the detached shim; writes "ok PID SHIMPID" or the error to report_fd. */
 static int shim_main(const char *spec_path, const char *state_dir, int report_fd) {
   static struct shim sh; /* 32 KiB of log buffers: keep them off the stack */
   struct spec s;
@@ -179,7 +179,10 @@ static int shim_main(const char *spec_path, const char *state_dir, int report_fd
   if (state_write("shim.pid", v, &err) < 0 || cgroup_save(&sh.c.cg, "cgroups", &err) < 0) goto fail_container;
   snprintf(v, sizeof v, "%d\n", (int)sh.c.pid);
   if (state_write("pid", v, &err) < 0) goto fail_container;
-  (void)!write_all(report_fd, "ok", 2);
+  /* "ok PID SHIMPID": the start prints both, so the daemon need not read them back from files. */
+  char ok[64];
+  int oklen = snprintf(ok, sizeof ok, "ok %d %d", (int)sh.c.pid, (int)getpid());
+  (void)!write_all(report_fd, ok, (size_t)oklen);
   close(report_fd);
   /* From here nobody reads our stderr: failures end up in the exit file or nowhere. */
   dup2(devnull, 1);
@@ -237,7 +240,10 @@ int shim_start(const char *spec_path, const char *state_dir) {
   }
   msg[got] = 0;
   close(rpipe[0]);
-  if (!strcmp(msg, "ok")) return 0;
+  if (!strncmp(msg, "ok ", 3)) {
+    printf("%s\n", msg + 3);
+    return 0;
+  }
   if (!got) snprintf(msg, sizeof msg, "start: the shim exited before the container started");
   snprintf(err.msg, sizeof err.msg, "%s", msg);
   report(&err);

@@ -29,7 +29,9 @@ export async function start(spec: ContainerSpec, stateDir: string): Promise<{ pi
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const specPath = join(stateDir, "spec");
   await writeSpec(spec, specPath);
-  await call(["start", specPath, stateDir]);
+  // It prints "PID SHIMPID" (the same numbers as the state dir's pid and shim.pid files).
+  const printed = /^(\d+) (\d+)\s*$/.exec(await call(["start", specPath, stateDir]));
+  if (printed) return { pid: Number(printed[1]), shimPid: Number(printed[2]) };
   const [pid, shimPid] = await Promise.all([readFile(join(stateDir, "pid"), "utf8"), readFile(join(stateDir, "shim.pid"), "utf8")]);
   return { pid: Number(pid), shimPid: Number(shimPid) };
 }
