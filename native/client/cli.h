@@ -14,6 +14,24 @@ struct cli {
   int connected; /* 1 connected, -1 could not connect */
 };
 
+/* The most values a repeatable option takes here (more: the Node CLI's). */
+#define CLI_MAX_LIST 256
+
+/* One option of a command: a boolean (flag), a value (the last one given wins) or a repeatable one (list). */
+struct cli_opt {
+  char shortname; /* 0: none */
+  const char *longname;
+  const char **value;
+  int *flag;
+  const char **list;
+  size_t *nlist;
+};
+
+/* The options before the command's first argument, as commander reads them with passThroughOptions:
+   `--long V`, `--long=V`, `-s V`, booleans alone. Returns the first argument's index, or FALL_BACK for
+   anything else (an unknown or combined option, --help, `--`, a value starting with "-", no argument). */
+int cli_options(int argc, char **argv, const struct cli_opt *opts, size_t nopts);
+
 /* Connects on first use; 0, or -1 when no daemon answers (calls then fail as UNAVAILABLE). */
 int cli_connect(struct cli *c);
 /* A unary engine call ("CreateContainer"); NULL with call->status/message on failure. */

@@ -13,27 +13,16 @@
 #include "cli.h"
 #include "values.h"
 
-#define MAX_LIST 256
-
 struct run_opts {
   int detach, rm;
   const char *name, *workdir, *user, *hostname, *network, *memory, *cpus, *pids, *restart, *stop_timeout, *stop_signal, *entrypoint;
-  const char *env[MAX_LIST], *volume[MAX_LIST], *publish[MAX_LIST];
+  const char *env[CLI_MAX_LIST], *volume[CLI_MAX_LIST], *publish[CLI_MAX_LIST];
   size_t nenv, nvolume, npublish;
 };
 
-struct opt {
-  char shortname;
-  const char *longname;
-  const char **value; /* NULL: a boolean */
-  int *flag;
-  const char **list;
-  size_t *nlist;
-};
-
-/* Options before the image (passThroughOptions): `--long V`, `--long=V`, `-s V`; booleans alone. Returns the image's index or FALL_BACK. */
+/* Returns the image's index or FALL_BACK. */
 static int parse_opts(int argc, char **argv, struct run_opts *o) {
-  struct opt opts[] = {
+  const struct cli_opt opts[] = {
       {'d', "detach", NULL, &o->detach, NULL, NULL},
       {0, "rm", NULL, &o->rm, NULL, NULL},
       {0, "name", &o->name, NULL, NULL, NULL},
@@ -52,45 +41,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o) {
       {0, "stop-signal", &o->stop_signal, NULL, NULL, NULL},
       {0, "entrypoint", &o->entrypoint, NULL, NULL, NULL},
   };
-  int i = 0;
-  for (; i < argc; i++) {
-    const char *a = argv[i];
-    if (a[0] != '-' || !a[1]) return i; /* the image ("-" alone is an argument) */
-    if (!strcmp(a, "--")) return FALL_BACK;
-    struct opt *hit = NULL;
-    const char *inline_value = NULL;
-    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
-      struct opt *p = &opts[k];
-      if (a[1] == '-') {
-        size_t n = strlen(p->longname);
-        if (!strncmp(a + 2, p->longname, n) && (a[2 + n] == 0 || a[2 + n] == '=')) {
-          hit = p;
-          if (a[2 + n] == '=') inline_value = a + 3 + n;
-        }
-      } else if (p->shortname && a[1] == p->shortname && !a[2]) {
-        hit = p;
-      }
-    }
-    if (!hit) return FALL_BACK; /* unknown, combined or --help: the Node CLI's to say */
-    if (hit->flag) {
-      if (inline_value) return FALL_BACK;
-      *hit->flag = 1;
-      continue;
-    }
-    const char *v = inline_value;
-    if (!v) {
-      if (i + 1 >= argc) return FALL_BACK;
-      v = argv[++i];
-    }
-    if (v[0] == '-') return FALL_BACK;
-    if (hit->list) {
-      if (*hit->nlist == MAX_LIST) return FALL_BACK;
-      hit->list[(*hit->nlist)++] = v;
-    } else {
-      *hit->value = v;
-    }
-  }
-  return FALL_BACK; /* no image: the Node CLI says so */
+  return cli_options(argc, argv, opts, sizeof opts / sizeof opts[0]);
 }
 
 struct follow {
@@ -126,11 +77,11 @@ static void on_wait(struct grpc_call *k, const uint8_t *msg, size_t len) {
 /* Builds the config as run.ts does; FALL_BACK for any value the Node CLI would refuse. */
 static int build_config(const struct run_opts *o, const char *image, int nargs, char **args, Shoal__Engine__ContainerConfig *cfg,
                         Shoal__Engine__RestartPolicy *rp) {
-  static Shoal__Engine__Mount mounts[MAX_LIST];
-  static Shoal__Engine__Mount *mount_ptrs[MAX_LIST];
-  static Shoal__Engine__PortBinding ports[MAX_LIST];
-  static Shoal__Engine__PortBinding *port_ptrs[MAX_LIST];
-  static char *env[MAX_LIST];
+  static Shoal__Engine__Mount mounts[CLI_MAX_LIST];
+  static Shoal__Engine__Mount *mount_ptrs[CLI_MAX_LIST];
+  static Shoal__Engine__PortBinding ports[CLI_MAX_LIST];
+  static Shoal__Engine__PortBinding *port_ptrs[CLI_MAX_LIST];
+  static char *env[CLI_MAX_LIST];
   static char *entry[1];
   shoal__engine__container_config__init(cfg);
   cfg->image = (char *)image;
