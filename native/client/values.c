@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "text.h"
+
 static int all_digits(const char *s, size_t n) {
   if (!n) return 0;
   for (size_t i = 0; i < n; i++)
@@ -27,6 +29,7 @@ int value_env(const char *s, char **out) {
     return 0;
   }
   const char *v = getenv(s);
+  if (v && !utf8_valid(v)) return -1; /* Node would read it with replacement characters */
   if (!v) {
     *out = strdup(s);
     return 0;
