@@ -34,7 +34,11 @@ int cli_options(int argc, char **argv, const struct cli_opt *opts, size_t nopts)
 
 /* Connects on first use; 0, or -1 when no daemon answers (calls then fail as UNAVAILABLE). */
 int cli_connect(struct cli *c);
-/* A unary engine call ("CreateContainer"); NULL with call->status/message on failure. */
+/* A unary call on the daemon's socket (path "/shoal.swarm.Control/CreateService"); NULL with
+   call->status/message on failure. */
+ProtobufCMessage *cli_unary(struct cli *c, struct grpc_call *call, const char *path, const ProtobufCMessage *req,
+                            const ProtobufCMessageDescriptor *resp);
+/* A unary engine call ("CreateContainer"), as cli_unary. */
 ProtobufCMessage *cli_call(struct cli *c, struct grpc_call *call, const char *method, const ProtobufCMessage *req,
                            const ProtobufCMessageDescriptor *resp);
 /* The Node CLI's describe(): one line for the user. */
@@ -50,4 +54,6 @@ int cmd_run(struct cli *c, int argc, char **argv);
 int cmd_ps(struct cli *c, int argc, char **argv);
 /* start, stop, rm */
 int cmd_each(struct cli *c, const char *name, int argc, char **argv);
+/* service create -d */
+int cmd_service(struct cli *c, int argc, char **argv);
 #endif

@@ -1,7 +1,8 @@
-/* `shoal`, natively, for the commands run most (run, ps, start, stop, rm): the same flags, output
-   and exit codes as the Node CLI (dist/cli/main.js), over the same engine API, without Node's
-   start-up. Anything else, any flag or value it does not take exactly as the Node CLI would, and
-   an image to pull, is handed to the Node CLI unchanged (docs/runtime.md, "The native client"). */
+/* `shoal`, natively, for the commands run most (run, ps, start, stop, rm, service create -d): the
+   same flags, output and exit codes as the Node CLI (dist/cli/main.js), over the same engine and
+   Control APIs, without Node's start-up. Anything else, any flag or value it does not take exactly
+   as the Node CLI would, and an image to pull, is handed to the Node CLI unchanged (docs/runtime.md,
+   "The native client"). */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -33,15 +34,20 @@ int cli_connect(struct cli *c) {
   return c->connected == 1 ? 0 : -1;
 }
 
-ProtobufCMessage *cli_call(struct cli *c, struct grpc_call *call, const char *method, const ProtobufCMessage *req,
-                           const ProtobufCMessageDescriptor *resp) {
+ProtobufCMessage *cli_unary(struct cli *c, struct grpc_call *call, const char *path, const ProtobufCMessage *req,
+                            const ProtobufCMessageDescriptor *resp) {
   memset(call, 0, sizeof *call);
   if (cli_connect(c) < 0) {
     call->status = GRPC_UNAVAILABLE;
     snprintf(call->message, sizeof call->message, "No connection established");
     return NULL;
   }
-  return grpc_unary(&c->conn, call, engine_path(method), req, resp);
+  return grpc_unary(&c->conn, call, path, req, resp);
+}
+
+ProtobufCMessage *cli_call(struct cli *c, struct grpc_call *call, const char *method, const ProtobufCMessage *req,
+                           const ProtobufCMessageDescriptor *resp) {
+  return cli_unary(c, call, engine_path(method), req, resp);
 }
 
 void cli_describe(const struct cli *c, const struct grpc_call *call, char *out, size_t cap) {
@@ -120,6 +126,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "run")) code = cmd_run(&c, sub_argc, sub_argv);
   else if (!strcmp(cmd, "ps")) code = cmd_ps(&c, sub_argc, sub_argv);
   else if (!strcmp(cmd, "start") || !strcmp(cmd, "stop") || !strcmp(cmd, "rm")) code = cmd_each(&c, cmd, sub_argc, sub_argv);
+  else if (!strcmp(cmd, "service")) code = cmd_service(&c, sub_argc, sub_argv);
   if (code == FALL_BACK) {
     if (c.connected == 1) grpc_close(&c.conn);
     fall_back(argv);
