@@ -1,10 +1,12 @@
 // Shoal as the cluster benches' side: a real lab (lab/lab.ts) of 1 manager and 0 or more workers,
-// the CLI run on the manager host as a user there would (what `shoal lab exec m1 -- shoal …`
-// runs, without lab exec's own node start), and the Control API polled from outside through the
+// the `shoal` a user runs (native/build/shoal, which hands what it does not do itself to the Node
+// CLI) run on the manager host as a user there would (what `shoal lab exec m1 -- shoal …` runs,
+// without lab exec's own node start), as Swarm's side runs the docker binary; profile mode runs
+// the Node CLI itself, under the profiler. The Control API is polled from outside through the
 // host's socket, as test/e2e/harness.ts does. The lab's registry holds busybox:1 and busybox:2;
 // every host pulls both before any figure, as Swarm's nodes have both imported.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { credentials, Metadata, type Client, type ServiceError } from "@grpc/grpc-js";
 import { TaskState, type Task } from "../../proto/gen/cluster.js";
 import { EngineClient } from "../../proto/gen/engine.js";
@@ -15,7 +17,8 @@ import { labDown, labUp } from "../../lab/lab.js";
 import { mustLoadLab, type LabHost, type LabState } from "../../lab/state.js";
 import { PROMPT_STOP, runCli, type CliRun, type Peer, type ServiceOptions, type TaskView } from "./peer.js";
 
-const CLI = join(packageRoot(), "dist/cli/main.js");
+const SHOAL = join(packageRoot(), "native/build/shoal");
+const NODE_CLI = join(packageRoot(), "dist/cli/main.js");
 
 /** Swarm's words for Shoal's task states ("TASK_STATE_RUNNING" → "running"). */
 const stateWord = (s: TaskState): string => (TaskState[s] ?? String(s)).replace(/^TASK_STATE_/, "").toLowerCase();
@@ -107,10 +110,14 @@ export class ShoalLab implements Peer {
     return { daemons, cli: files(join(dir, "cli")) };
   }
 
-  /** `shoal ARGS` on a lab host: the host's network, mount and UTS namespaces, its socket. */
+  /**
+   * `shoal ARGS` on a lab host: the host's network, mount and UTS namespaces, its socket. The
+   * native client finds the Node CLI's `node` on PATH: this process's first.
+   */
   shoalOn(h: LabHost, ...args: string[]): Promise<CliRun> {
-    const node = [process.execPath, ...profileFlags(this.profileDir && join(this.profileDir, "cli")), CLI];
-    return runCli("nsenter", ["--target", String(h.pid), "--net", "--mount", "--uts", "--", "env", `SHOAL_HOST=unix://${HOST_SOCKET}`, ...node, ...args]);
+    const shoal = this.profileDir ? [process.execPath, ...profileFlags(join(this.profileDir, "cli")), NODE_CLI] : [SHOAL];
+    const path = `PATH=${dirname(process.execPath)}:${process.env.PATH ?? "/usr/bin:/bin"}`;
+    return runCli("nsenter", ["--target", String(h.pid), "--net", "--mount", "--uts", "--", "env", `SHOAL_HOST=unix://${HOST_SOCKET}`, path, ...shoal, ...args]);
   }
 
   shoal(...args: string[]): Promise<CliRun> {
