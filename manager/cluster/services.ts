@@ -8,6 +8,7 @@ import { peerIdentity } from "../ca/credentials.js";
 import { CertificateError, requestKeyDigest } from "../ca/root-ca.js";
 import { ClusterSigner, type Signed } from "../ca/signer.js";
 import { LeadershipLostError, NotLeaderError, ProposalTimeoutError } from "../raft/errors.js";
+import { NotLeaderError as EtcdNotLeaderError } from "../store/etcd/errors.js";
 import { checkJoinToken, tokenRole } from "../ca/tokens.js";
 import { roleToSend } from "../dispatcher/dispatcher.js";
 import { randomId } from "../store/memory.js";
@@ -32,7 +33,7 @@ export function toStatus(err: unknown): Partial<ServiceError> {
     const at = err.leader?.clientAddress ?? err.leader?.raftAddress;
     return { code: status.UNAVAILABLE, details: at ? `this manager is not the leader any more; the leader is at ${at}` : "this swarm has no leader right now: retry in a moment" };
   }
-  if (err instanceof LeadershipLostError || err instanceof ProposalTimeoutError) return { code: status.UNAVAILABLE, details: message };
+  if (err instanceof LeadershipLostError || err instanceof ProposalTimeoutError || err instanceof EtcdNotLeaderError) return { code: status.UNAVAILABLE, details: message };
   if (typeof e.code === "number" && e.details !== undefined) return { code: e.code, details: e.details, metadata: e.metadata };
   return { code: typeof e.code === "number" ? e.code : status.UNKNOWN, details: message };
 }

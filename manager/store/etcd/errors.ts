@@ -1,10 +1,14 @@
 // How an etcd-backed write can fail besides the store's own errors. One line each, saying what
 // to do; and in every case nothing was written.
 
-/** The writer's election key is gone or newer: another manager leads, so the write was refused. */
+/**
+ * The write was refused because this manager does not lead: its election key is gone or newer
+ * (another manager leads), or it has not had its lease confirmed within the TTL. Which one is said,
+ * so that a refusal right after a takeover can be told from a lost lease.
+ */
 export class NotLeaderError extends Error {
-  constructor() {
-    super("this manager no longer leads (its etcd election key is gone): nothing was written; the leader does this work");
+  constructor(why = "its etcd election key is gone") {
+    super(`this manager no longer leads (${why}): nothing was written; the leader does this work`);
     this.name = "NotLeaderError";
   }
 }

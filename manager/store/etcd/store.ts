@@ -71,7 +71,7 @@ export class EtcdStore {
     let fence: Fence | undefined;
     if (this.o.fence) {
       fence = this.o.fence();
-      if (!fence) throw new NotLeaderError();
+      if (!fence) throw new NotLeaderError("it is not the elected leader now, or etcd has not confirmed its lease within the TTL");
     }
     const plan = planTxn(cs, this.store, this.o.keys, fence);
     if (plan.ops > this.maxTxnOps) throw new TxnTooLargeError(plan.ops, this.maxTxnOps);
