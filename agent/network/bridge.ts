@@ -2,6 +2,7 @@
 // published ports), and per container a netns joined to the bridge by a veth pair.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { runtimeBinary } from "../engine/runtime/binary.js";
 import { ipBatch, nftBatch, run } from "./cmd.js";
 import { AddressPool } from "./ipam.js";
 import { formatCidr, formatIp, gatewayOf, parseCidr, pickFree, type Subnet } from "./ipv4.js";
@@ -183,7 +184,7 @@ export class BridgeNetwork {
     // without a netns is only an attach that failed half-way (it still holds its address); one
     // whose netns was just deleted is the kernel's to remove (a second detach, as --rm's removal
     // after the exit's, must not wait on a `link del` of its own for it).
-    if (existsSync(`/run/netns/${ns}`)) await run("@netns-del", [ns]).catch(() => undefined);
+    if (existsSync(`/run/netns/${ns}`)) await run(runtimeBinary(), ["netns-delete", `/run/netns/${ns}`]).catch(() => undefined);
     else if (this.pool.holds(containerId) && existsSync(`/sys/class/net/${veth}`)) await run("ip", ["link", "del", veth]).catch(() => undefined);
     this.pool.release(containerId);
   }

@@ -188,11 +188,7 @@ int builtin_main(char **argv) {
   int rc;
   if (!strcmp(argv[0], "@bridge-attach") && argv[1] && argv[2] && argv[3] && argv[4] && argv[5] && !argv[6])
     rc = bridge_attach(argv[1], argv[2], argv[3], argv[4], argv[5], &err);
-  else if (!strcmp(argv[0], "@netns-del") && argv[1] && !argv[2]) {
-    char path[256];
-    snprintf(path, sizeof path, "/run/netns/%s", argv[1]);
-    rc = netns_delete(path, &err);
-  } else {
+  else {
     rc = fail_msg(&err, "unknown built-in %s or wrong arguments", argv[0]);
   }
   if (rc < 0) {

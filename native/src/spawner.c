@@ -107,11 +107,11 @@ static void child_exec(char **argv, int in, int out, int err, int status_fd) {
     close(status_fd); /* started: the answer is the exit status and stderr */
     _exit(builtin_main(argv));
   }
-  /* This very binary's short commands (an exit's delete, a stop's kill, state) run in place: an
+  /* This very binary's short commands (an exit's delete and netns-delete, a stop's kill, state) run in place: an
      exec of it would only load the same program again. Not start: the shim it leaves behind must
      be a fresh small process, not a copy of this one. */
   char real[PATH_MAX];
-  if (self_exe[0] && argv[1] && (!strcmp(argv[1], "delete") || !strcmp(argv[1], "kill") || !strcmp(argv[1], "state")) &&
+  if (self_exe[0] && argv[1] && (!strcmp(argv[1], "delete") || !strcmp(argv[1], "netns-delete") || !strcmp(argv[1], "kill") || !strcmp(argv[1], "state")) &&
       realpath(argv[0], real) && !strcmp(real, self_exe)) {
     close(status_fd);
     int argc = 0;

@@ -1,6 +1,6 @@
 // The engine's calls into the native runtime (native/build/shoal-runtime); see docs/runtime.md.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { runtimeBinary } from "./binary.js";
 import { writeSpec, type ContainerSpec } from "./spec.js";
@@ -30,10 +30,10 @@ export async function start(spec: ContainerSpec, stateDir: string): Promise<{ pi
   const specPath = join(stateDir, "spec");
   await writeSpec(spec, specPath);
   // It prints "PID SHIMPID" (the same numbers as the state dir's pid and shim.pid files).
-  const printed = /^(\d+) (\d+)\s*$/.exec(await call(["start", specPath, stateDir]));
-  if (printed) return { pid: Number(printed[1]), shimPid: Number(printed[2]) };
-  const [pid, shimPid] = await Promise.all([readFile(join(stateDir, "pid"), "utf8"), readFile(join(stateDir, "shim.pid"), "utf8")]);
-  return { pid: Number(pid), shimPid: Number(shimPid) };
+  const out = await call(["start", specPath, stateDir]);
+  const printed = /^(\d+) (\d+)\s*$/.exec(out);
+  if (!printed) throw new Error(`shoal-runtime start printed ${JSON.stringify(out.trim())}, not PID SHIMPID: is native/build up to date? (npm run build:native)`);
+  return { pid: Number(printed[1]), shimPid: Number(printed[2]) };
 }
 
 export async function kill(stateDir: string, signal: string | number): Promise<void> {
