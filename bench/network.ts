@@ -71,10 +71,23 @@ export async function main(args: string[]): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
 
+    // The client's host sends the tunnel's packets on its underlay eth0: bytes per packet there
+    // tell whether the overlay keeps TCP's 64 KiB segments whole through the VXLAN (GSO) or cuts
+    // them to its 1450-byte MTU.
+    const underlayTx = (): [number, number] => {
+      const r = sh(["ip", "-n", h1.netns, "-s", "-j", "link", "show", "eth0"]);
+      const tx = (JSON.parse(r.out) as { stats64: { tx: { bytes: number; packets: number } } }[])[0].stats64.tx;
+      return [tx.bytes, tx.packets];
+    };
     const overlay: number[] = [];
     const veth: number[] = [];
+    let [sent, packets] = [0, 0];
     for (let i = 0; i < rounds; i++) {
+      const before = underlayTx();
       overlay.push(probe<{ bytesPerSec: number }>("tcp", webIp, "2").bytesPerSec);
+      const after = underlayTx();
+      sent += after[0] - before[0];
+      packets += after[1] - before[1];
       veth.push(probe<{ bytesPerSec: number }>("tcp", direct, "2").bytesPerSec);
     }
     const http = (host: string) => probe<{ p50: number; p99: number }>("http", host, "500");
@@ -91,6 +104,7 @@ export async function main(args: string[]): Promise<void> {
       overlay_gbps: round(gbps(median(overlay))),
       veth_gbps: round(gbps(median(veth))),
       overlay_ratio: round(median(overlay) / median(veth)),
+      underlay_bytes_per_packet: Math.round(sent / Math.max(1, packets)),
       vip_http_p50_ms: round(viaVip.p50),
       task_http_p50_ms: round(viaTask.p50),
       veth_http_p50_ms: round(viaVeth.p50),
@@ -102,7 +116,7 @@ export async function main(args: string[]): Promise<void> {
       dns_floor_p99_ms: round(floor.p99),
       dns_p99_over_floor: round(dns.p99 / floor.p99),
     };
-    console.log(`TCP, container to container on two hosts: overlay ${f.overlay_gbps} Gbit/s, direct veth ${f.veth_gbps} Gbit/s (ratio ${f.overlay_ratio}; medians of ${rounds} × 2 s)`);
+    console.log(`TCP, container to container on two hosts: overlay ${f.overlay_gbps} Gbit/s, direct veth ${f.veth_gbps} Gbit/s (ratio ${f.overlay_ratio}; medians of ${rounds} × 2 s); ${f.underlay_bytes_per_packet} bytes per packet on the underlay`);
     console.log(`HTTP GET, new connection each (p50): VIP ${f.vip_http_p50_ms} ms, task address ${f.task_http_p50_ms} ms, direct veth ${f.veth_http_p50_ms} ms`);
     console.log(`DNS answer inside a container: p50 ${f.dns_p50_ms} ms, p99 ${f.dns_p99_ms} ms; a server answering from memory on the same address: p50 ${f.dns_floor_p50_ms} ms, p99 ${f.dns_floor_p99_ms} ms`);
     console.log(JSON.stringify(f));
