@@ -8,6 +8,7 @@
 #             and so no br_netfilter; the VIP DNAT and the mesh mark move into the container's
 #             own namespace (an nftables table there, as Swarm puts IPVS in the sandbox)
 # Usage: bench/experiments/overlay-datapath.sh [ROUNDS] (needs iperf3: apt-get install iperf3).
+# TABLES=0 leaves the macvlan containers without nftables (the bare path's ceiling).
 # NOTRACK=1 adds the raw table that limits conntrack to VIP flows in the macvlan shape.
 # PROBE=node uses the bench's own TCP probe (dist/bench/netprobe.js, needs a build) instead, so
 # the figures are on the scale of `npm run bench -- network`.
@@ -61,7 +62,7 @@ build() { # MODE
 
 container_tables() { # what a container's namespace would carry: a VIP DNAT (conntrack on) and the mesh mark
   for i in 1 2; do
-    ip netns exec "$P-c$i" nft -f - <<'NFT'
+    [ "${TABLES:-1}" = 1 ] && ip netns exec "$P-c$i" nft -f - <<'NFT'
 table ip shoal-lb {
   chain out { type nat hook output priority -100; ip daddr 10.9.0.200 tcp dport 80 dnat to numgen inc mod 1 map { 0 : 10.9.0.2 }; }
   chain pre { type filter hook prerouting priority -150; ct state new ct mark set @ll,48,32; }
@@ -100,7 +101,7 @@ for r in $(seq "$ROUNDS"); do
     # The baseline first: conntrack, once on in a namespace (the macvlan shape's table), slows
     # every flow there, the direct veth's too, which would flatter the ratio.
     d=$(gbps 198.19.255.2)
-    [ "$mode" = macvlan ] && container_tables
+    if [ "$mode" = macvlan ]; then container_tables; fi
     o=$(gbps 10.9.0.2)
     echo "$mode round $r: overlay $o Gbit/s, veth $d Gbit/s, ratio $(python3 -c "print(round($o/$d,2))")"
   done
