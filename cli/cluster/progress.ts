@@ -119,7 +119,11 @@ export class Convergence {
   observe(service: Service, tasks: readonly Task[], activeNodes: ReadonlySet<string>, now: number): Frame {
     const monitor = service.spec?.update?.monitorMs || DEFAULT_MONITOR_MS;
     const verdict = this.followUpdate(service.updateStatus);
-    if (!verdict && this.converged && this.convergedAt !== undefined && now - this.convergedAt >= monitor) return this.frame({ ok: true });
+    // An update being rolled back has failed, however stable the old tasks look: wait for the
+    // managers' ROLLBACK_COMPLETED (an error) rather than call it converged (a rollback's own
+    // monitor period can outlast the client's, on a loaded machine it did).
+    const failing = this.rollingBack && !this.o.rollback;
+    if (!verdict && !failing && this.converged && this.convergedAt !== undefined && now - this.convergedAt >= monitor) return this.frame({ ok: true });
 
     const current = tasks.filter((t) => upToDate(t, service));
     this.converged = service.spec?.mode?.$case === "global" ? this.global(current, activeNodes) : this.replicated(service, current, activeNodes);

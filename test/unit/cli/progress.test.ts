@@ -143,6 +143,15 @@ describe("the verdict of an update", () => {
     expect(end.end).toEqual({ ok: false, error: "service rolled back: 1 new task(s) failed" });
   });
 
+  it("an update being rolled back is not success, however long its tasks have run", () => {
+    const m = new Convergence();
+    const rolling = withStatus(s, status(UpdateState.UPDATE_STATE_ROLLBACK_STARTED, "rollback started: 1 new task(s) failed"));
+    m.observe(rolling, running, up, NOW);
+    expect(m.observe(rolling, running, up, NOW + 60_000).end).toBeUndefined();
+    const end = m.observe(withStatus(s, status(UpdateState.UPDATE_STATE_ROLLBACK_COMPLETED, "rollback completed")), running, up, NOW + 61_000);
+    expect(end.end).toEqual({ ok: false, error: "service rolled back: 1 new task(s) failed" });
+  });
+
   it("a paused rollback is an error", () => {
     const f = new Convergence({ rollback: true }).observe(withStatus(s, status(UpdateState.UPDATE_STATE_ROLLBACK_PAUSED, "rollback paused: 1 task(s) failed")), running, up, NOW);
     expect(f.end).toEqual({ ok: false, error: "service rollback paused: 1 task(s) failed" });
