@@ -31,7 +31,7 @@ function median(xs: number[]): number {
 }
 
 /** Wall time of one synchronous child process, in ms; throws if it fails. */
-function timed(cmd: string, args: string[]): number {
+export function timed(cmd: string, args: string[]): number {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -40,7 +40,7 @@ function timed(cmd: string, args: string[]): number {
 }
 
 /** An OCI bundle as `runc spec` makes it, running args without a terminal on an absolute root. */
-function ociBundle(dir: string, rootfs: string, args: string[]): string {
+export function ociBundle(dir: string, rootfs: string, args: string[]): string {
   mkdirSync(dir, { recursive: true });
   execFileSync("runc", ["spec", "--bundle", dir]);
   const cfg = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
@@ -73,7 +73,7 @@ if (mode === "run") {
 console.log(JSON.stringify(t));
 `;
 
-function crunTimes(work: string, mode: "run" | "detach", bundle: string, n: number): number[] {
+export function crunTimes(work: string, mode: "run" | "detach", bundle: string, n: number): number[] {
   const script = join(work, "crun-bench.mjs");
   writeFileSync(script, CRUN_SCRIPT);
   const out = execFileSync("unshare", ["-m", "--propagation", "private", process.execPath, script, mode, bundle, join(work, "crun-state"), String(n)], {

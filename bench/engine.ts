@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { makeBusyboxTarball } from "../test/support/busybox.js";
 import { NODE_CLI, run, sleep, TestDaemon, type Result } from "../test/integration/engine/harness.js";
 import { packageRoot } from "../lab/host.js";
-import { measureRuntime } from "./engine-runtime.js";
+import { crunTimes, measureRuntime, ociBundle, timed as timedSync } from "./engine-runtime.js";
 
 const IMG = "bench/busybox:1";
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -41,7 +41,10 @@ export async function main(args: string[]): Promise<void> {
   const shoal = (...a: string[]): Promise<Result> => run(native, a, { SHOAL_HOST: d.host });
   const nodeCli = (...a: string[]): Promise<Result> => run("node", [NODE_CLI, ...a], { SHOAL_HOST: d.host });
   try {
-    makeBusyboxTarball(join(d.root, "bb.tar"), mkdtempSync(join(d.root, "rootfs-")));
+    const rootfs = mkdtempSync(join(d.root, "rootfs-"));
+    makeBusyboxTarball(join(d.root, "bb.tar"), rootfs);
+    const runcBundle = ociBundle(join(d.root, "runc-true"), rootfs, ["/bin/true"]);
+    const runcRoot = join(d.root, "runc-state");
     const imp = await d.shoal("import", join(d.root, "bb.tar"), IMG);
     if (imp.code !== 0) throw new Error(`import failed: ${imp.stderr}`);
 
@@ -53,17 +56,23 @@ export async function main(args: string[]): Promise<void> {
     for (let i = 0; i < 5; i++) await shoal("run", "--rm", IMG, "true");
     // Timed as runc's lifecycle is (engine-runtime.ts): spawnSync, stdout ignored, stderr piped.
     const e2e: number[] = [];
+    const runcBeside: number[] = [];
     for (let i = 0; i < runs; i++) {
       const t0 = process.hrtime.bigint();
       const r = spawnSync(native, ["run", "--rm", IMG, "true"], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, SHOAL_HOST: d.host } });
       e2e.push(Number(process.hrtime.bigint() - t0) / 1e6);
       if (r.status !== 0) throw new Error(`run failed: ${r.stderr?.toString().trim() || r.status}`);
+      runcBeside.push(timedSync("runc", ["--root", runcRoot, "run", "--bundle", runcBundle, `b${process.pid}-${i}`]));
     }
     const run_e2e_ms = median(e2e);
+    const runc_beside_ms = median(runcBeside);
     const nodeE2e: number[] = [];
     for (let i = 0; i < 5; i++) nodeE2e.push(await timed(() => nodeCli("run", "--rm", IMG, "true")));
     const node_run_e2e_ms = median(nodeE2e);
-    console.log(`shoal run --rm true: median ${run_e2e_ms.toFixed(1)} ms over ${runs} (the Node CLI's ${node_run_e2e_ms.toFixed(1)} ms); node dist/cli/main.js version ${version.toFixed(0)} ms`);
+    console.log(`shoal run --rm true: median ${run_e2e_ms.toFixed(1)} ms over ${runs}, runc's lifecycle beside it ${runc_beside_ms.toFixed(1)} ms (the Node CLI's ${node_run_e2e_ms.toFixed(1)} ms); node dist/cli/main.js version ${version.toFixed(0)} ms`);
+
+    // crun's 100 detached sleeps, in the minute before Shoal's.
+    const crun_start100_beside_s = crunTimes(d.root, "detach", ociBundle(join(d.root, "crun-sleep"), rootfs, ["sleep", "1000"]), 100)[0] / 1000;
 
     // 100 detached containers, 8 CLI calls in flight, until ps shows them all running.
     const t0 = performance.now();
@@ -116,9 +125,7 @@ export async function main(args: string[]): Promise<void> {
     console.log(`restart after SIGKILL (--restart always): first ${restart_first_ms} ms; series ${restarts.join(", ")} ms (backoff after the first)`);
     await shoal("rm", "-f", "phoenix");
 
-    const runc = runtime.runc_ms ?? NaN;
     const crun = runtime.crun_ms ?? NaN;
-    const crun100 = runtime.crun_start100_s ?? NaN;
     console.log(
       JSON.stringify({
         ...runtime,
@@ -126,14 +133,16 @@ export async function main(args: string[]): Promise<void> {
         runtime_shim_rss_kib,
         run_e2e_ms: round(run_e2e_ms),
         node_run_e2e_ms: round(node_run_e2e_ms),
+        runc_beside_ms: round(runc_beside_ms),
         start100_s: round(start100_s),
-        crun_start100_s: round(crun100),
+        crun_start100_s: round(runtime.crun_start100_s ?? NaN),
+        crun_start100_beside_s: round(crun_start100_beside_s),
         shim_rss_kib,
         restart_first_ms,
         cli_version_ms: round(version),
-        run_e2e_vs_runc: round(run_e2e_ms / runc),
+        run_e2e_vs_runc: round(run_e2e_ms / runc_beside_ms),
         run_e2e_vs_crun: round(run_e2e_ms / crun),
-        start100_vs_crun: round(start100_s / crun100),
+        start100_vs_crun: round(start100_s / crun_start100_beside_s),
       }),
     );
   } finally {

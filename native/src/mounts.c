@@ -41,8 +41,11 @@ static int make_dirs(const char *path, struct rt_error *err) {
 
 /* A bind target must be of the source's kind: a directory, or a file to mount over. */
 static int make_target(const char *src, const char *dst, struct rt_error *err) {
-  struct stat st;
+  struct stat st, at;
   if (stat(src, &st) < 0) return fail(err, "stat bind source %s", src);
+  /* Already there (the daemon's init layer has /etc/hosts and its kin): opening it to write
+   * would copy it up into the container's upper layer for nothing. */
+  if (lstat(dst, &at) == 0 && S_ISDIR(at.st_mode) == S_ISDIR(st.st_mode) && !S_ISLNK(at.st_mode)) return 0;
   if (S_ISDIR(st.st_mode)) return make_dirs(dst, err);
   char parent[PATH_MAX];
   snprintf(parent, sizeof parent, "%s", dst);

@@ -19,6 +19,7 @@ import { generateName, newContainerId, validName } from "./naming.js";
 import type { ContainerRecord } from "./record.js";
 import { BACKOFF_RESET_MS, restartDelayMs, shouldRestart } from "./restart-policy.js";
 import { initHears } from "./signals.js";
+import { ensureInitLayer } from "./init-layer.js";
 import { ContainerStore } from "./store.js";
 import { resolveUser } from "./user.js";
 
@@ -57,9 +58,12 @@ export class ContainerEngine {
   private watching = new Set<string>();
   private networkHook?: NetworkHook;
   private hookGate?: { promise: Promise<void>; settle: () => void };
+  /** Topmost of every container's lower layers (init-layer.ts). */
+  private readonly initLayer: string;
 
   constructor(private readonly d: EngineDeps) {
     this.store = new ContainerStore(join(d.dataRoot, "containers"));
+    this.initLayer = ensureInitLayer(join(d.dataRoot, "init"));
     this.events.setMaxListeners(0);
   }
 
@@ -160,7 +164,7 @@ export class ContainerEngine {
           id: rec.id,
           ...rec.process,
           hostname: rec.process.hostname || osHostname(),
-          lowerDirs: rec.layerDirs,
+          lowerDirs: [...rec.layerDirs, this.initLayer],
           upperDir: join(dir, "fs", "upper"),
           workDir: join(dir, "fs", "work"),
           mounts,
@@ -194,7 +198,8 @@ export class ContainerEngine {
       out.push({ source, destination: m.destination, readOnly: m.readOnly });
     }
     const hostNet = rec.config.networkMode === "host";
-    const etc = await writeEtcFiles(this.store.dir(rec.id), rec.process.hostname || osHostname(), rec.network?.ip, hostNet, rec.network?.nameservers);
+    const fresh = !rec.state.startedAt && rec.state.status === "created";
+    const etc = await writeEtcFiles(this.store.dir(rec.id), rec.process.hostname || osHostname(), rec.network?.ip, hostNet, rec.network?.nameservers, fresh);
     out.push({ source: etc.hosts, destination: "/etc/hosts", readOnly: false });
     out.push({ source: etc.hostname, destination: "/etc/hostname", readOnly: false });
     out.push({ source: etc.resolv, destination: "/etc/resolv.conf", readOnly: false });

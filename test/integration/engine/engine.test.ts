@@ -70,6 +70,16 @@ describe("run", () => {
     expect(r.code).toBe(4);
     await sh("rm", "-f", "ex");
   });
+
+  test("a started container's own layer holds only what it wrote: /etc/hosts and its kin come from the shared init layer", async () => {
+    const id = (await sh("run", "-d", "-h", "tidy", IMG, "sh", "-c", "echo x > /tmp/mine; sleep 1000")).stdout.trim();
+    const upper = join(d.dataRoot, "containers", id, "fs", "upper");
+    await until("the container's write", async () => existsSync(join(upper, "tmp/mine")));
+    expect(readdirSync(upper)).toEqual(["tmp"]);
+    const r = await sh("exec", id, "cat", "/etc/hostname", "/etc/hosts");
+    expect(r.stdout).toMatch(/^tidy\n127\.0\.0\.1\tlocalhost\n/);
+    await sh("rm", "-f", id);
+  });
 });
 
 describe("isolation and limits", () => {
