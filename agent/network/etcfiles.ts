@@ -1,6 +1,5 @@
 // The /etc/hosts, /etc/hostname and /etc/resolv.conf a container gets (bind-mounted files).
-import { readFileSync, statSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** Host nameservers a container can reach: loopback resolvers of the host are useless inside. */
@@ -28,9 +27,15 @@ export interface EtcFilePaths {
 }
 
 /** Writes the file unless it already holds exactly this: a restart in place mostly finds them so, and a read is cheaper than a write. */
-async function ensureContent(path: string, content: string, fresh: boolean): Promise<void> {
-  if (!fresh && (await readFile(path, "utf8").catch(() => undefined)) === content) return;
-  await writeFile(path, content);
+function ensureContent(path: string, content: string, fresh: boolean): void {
+  if (!fresh) {
+    try {
+      if (readFileSync(path, "utf8") === content) return;
+    } catch {
+      /* not there yet */
+    }
+  }
+  writeFileSync(path, content);
 }
 
 /**
@@ -52,19 +57,17 @@ function hostResolvConf(): string {
 }
 
 /**
- * On libuv's threads, the three at once: each file operation on ext4 held the daemon's thread
- * about a millisecond. `fresh`: the container never ran, so the files cannot exist yet and are
- * written without reading them first.
+ * On the caller's thread: the three small writes cost less so than nine trips through libuv's
+ * threads (docs/runtime.md, "What a start costs ext4 without a journal"). `fresh`: the container
+ * never ran, so the files cannot exist yet and are written without reading them first.
  */
 export async function writeEtcFiles(dir: string, hostname: string, ip: string | undefined, hostNetwork: boolean, nameservers: readonly string[] = [], fresh = false): Promise<EtcFilePaths> {
   const hostResolv = hostResolvConf();
   const files = { hosts: join(dir, "hosts"), hostname: join(dir, "hostname"), resolv: join(dir, "resolv.conf") };
   const hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"];
   if (ip) hosts.push(`${ip}\t${hostname}`);
-  await Promise.all([
-    ensureContent(files.hosts, hosts.join("\n") + "\n", fresh),
-    ensureContent(files.hostname, hostname + "\n", fresh),
-    ensureContent(files.resolv, nameservers.length > 0 ? resolvConfWith(hostResolv, nameservers) : resolvConfFor(hostResolv, hostNetwork), fresh),
-  ]);
+  ensureContent(files.hosts, hosts.join("\n") + "\n", fresh);
+  ensureContent(files.hostname, hostname + "\n", fresh);
+  ensureContent(files.resolv, nameservers.length > 0 ? resolvConfWith(hostResolv, nameservers) : resolvConfFor(hostResolv, hostNetwork), fresh);
   return files;
 }

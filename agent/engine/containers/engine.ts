@@ -3,7 +3,7 @@
 // only decides, records, and wires networks and mounts.
 import { hostname as osHostname } from "node:os";
 import { existsSync, mkdirSync } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { EventEmitter } from "node:events";
 import type { ChildProcess } from "node:child_process";
@@ -117,7 +117,8 @@ export class ContainerEngine {
     const id = newContainerId();
     const rec = buildRecord(id, name || generateName((n) => this.store.nameTaken(n) !== undefined), config, image.id, image.layerDirs, image.config);
     const dir = this.store.dir(id);
-    await Promise.all([mkdir(join(dir, "fs", "upper"), { recursive: true, mode: 0o755 }), mkdir(join(dir, "fs", "work"), { recursive: true, mode: 0o700 })]);
+    mkdirSync(join(dir, "fs", "upper"), { recursive: true, mode: 0o755 });
+    mkdirSync(join(dir, "fs", "work"), { mode: 0o700 });
     // A container the caller was told of survives a power loss; one that removes itself (--rm)
     // would be removed at the next start anyway, so its record need not wait for the disk.
     await (config.autoRemove ? this.store.save(rec) : this.store.saveDurable(rec));

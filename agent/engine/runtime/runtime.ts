@@ -1,6 +1,6 @@
 // The engine's calls into the native runtime (native/build/shoal-runtime); see docs/runtime.md.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdir } from "node:fs/promises";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { runtimeBinary } from "./binary.js";
 import { writeSpec, type ContainerSpec } from "./spec.js";
@@ -26,7 +26,7 @@ async function call(args: string[]): Promise<string> {
 
 /** Creates and starts the container under a detached shim; resolves once its process has exec'd. */
 export async function start(spec: ContainerSpec, stateDir: string): Promise<{ pid: number; shimPid: number }> {
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const specPath = join(stateDir, "spec");
   await writeSpec(spec, specPath);
   // It prints "PID SHIMPID" (the same numbers as the state dir's pid and shim.pid files).

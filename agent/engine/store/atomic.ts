@@ -1,8 +1,10 @@
 // Crash-safe file replacement: write a temporary file, rename it over the old one. A reader
 // always finds the old or the new content. Durable writes also flush both to the disk first.
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
-import { open, rename, unlink, writeFile } from "node:fs/promises";
+import { closeSync, fsync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import { promisify } from "node:util";
+
+const fsyncAsync = promisify(fsync);
 
 let tmpSeq = 0;
 const tmpName = (path: string) => `${path}.tmp-${process.pid}-${++tmpSeq}`;
@@ -20,20 +22,25 @@ export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o60
   renameSync(tmp, path);
 }
 
-async function flush(path: string): Promise<void> {
-  const fh = await open(path, "r");
+/** Flushes an open file (or directory) to the disk on libuv's threads: a sync takes milliseconds. */
+async function flushFd(fd: number): Promise<void> {
+  await fsyncAsync(fd);
+}
+
+async function flushDir(path: string): Promise<void> {
+  const fd = openSync(path, "r");
   try {
-    await fh.sync();
+    await flushFd(fd);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
 /**
- * One file's latest content, written in the background on libuv's threads (never blocking the
- * event loop), one write at a time and atomically (a temporary file renamed over it). Writes
- * asked for while one runs coalesce into one of the newest content: the file never goes back to
- * an older version, and a burst of changes costs one or two writes.
+ * One file's latest content, one write at a time and atomically (a temporary file renamed over
+ * it). Writes asked for while one runs (a durable one waits for the disk) coalesce into one of
+ * the newest content: the file never goes back to an older version, and a burst of changes costs
+ * one or two writes.
  */
 export class LatestFile {
   private inFlight?: Promise<void>;
@@ -73,22 +80,31 @@ export class LatestFile {
   }
 }
 
+/**
+ * The open, write, close and rename run on the event loop's thread, only the syncs on libuv's
+ * threads: a trip through the thread pool cost more than the small operation it carried (a
+ * 2 KB record: 724 µs of CPU through fs/promises, 246 µs so; durable 1,267 against 482 µs,
+ * on a 2-core VM), and a container start saves two or three such files.
+ */
 async function replaceAsync(path: string, data: string | Buffer, durable: boolean, mode: number): Promise<void> {
   const tmp = tmpName(path);
   try {
-    if (durable) {
-      const fh = await open(tmp, "w", mode);
-      try {
-        await fh.writeFile(data);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    } else await writeFile(tmp, data, { mode });
-    await rename(tmp, path);
+    const fd = openSync(tmp, "w", mode);
+    try {
+      const buf = typeof data === "string" ? Buffer.from(data) : data;
+      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
+      if (durable) await flushFd(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* never made, or already renamed */
+    }
     throw err;
   }
-  if (durable) await flush(dirname(path)); // the rename itself
+  if (durable) await flushDir(dirname(path)); // the rename itself
 }
