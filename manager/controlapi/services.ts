@@ -16,7 +16,7 @@ import {
 import type { CreateServiceRequest, ListTasksRequest, ListTasksResponse, ServiceStatus, UpdateServiceRequest } from "../../proto/gen/swarm.js";
 import { generateName } from "../../agent/engine/containers/naming.js";
 import { parseConstraints, satisfies } from "../scheduler/constraint.js";
-import { byName, byNodeId, byServiceId, type ReadTx, type WriteTx } from "../store/types.js";
+import { byName, byNodeId, byRunningOf, byServiceId, type ReadTx, type WriteTx } from "../store/types.js";
 import { exists, invalid, notFound, outOfDate, precondition } from "./errors.js";
 import { findNetwork, resolveNode, resolveService } from "./refs.js";
 import { checkServiceSpec, enumName, replacesTasks, withDefaults } from "./spec.js";
@@ -134,7 +134,7 @@ export function listServices(tx: ReadTx): ServiceStatus[] {
   const services = tx.find("service").sort((a, b) => (a.spec?.annotations?.name ?? "").localeCompare(b.spec?.annotations?.name ?? ""));
   return services.map((service) => ({
     service,
-    running: tx.find("task", byServiceId(service.id)).filter((t) => t.desiredState === TaskState.TASK_STATE_RUNNING && t.status?.state === TaskState.TASK_STATE_RUNNING).length,
+    running: tx.count("task", byRunningOf(service.id)),
     desired: desiredTasks(tx, service),
   }));
 }

@@ -84,6 +84,12 @@ export class MemoryStore implements Store, Source {
     return out;
   }
 
+  count(kind: Kind, by: By): number {
+    const t = this.tables.get(kind)!;
+    if ("index" in by && isKept(kind, by.index, String(by.value))) return t.count(by.index, String(by.value));
+    return this.find(kind, by).length;
+  }
+
   view<T>(fn: (tx: ReadTx) => T): T {
     return fn(new Transaction(this, this.newId));
   }

@@ -43,6 +43,10 @@ export class Table {
     return this.indexes.get(index)?.get(key) ?? [];
   }
 
+  count(index: IndexName, key: string): number {
+    return this.indexes.get(index)?.get(key)?.size ?? 0;
+  }
+
   private unindex(name: IndexName, key: string, id: string): void {
     const idx = this.indexes.get(name);
     const ids = idx?.get(key);

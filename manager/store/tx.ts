@@ -10,6 +10,7 @@ import { checkTransition } from "./rules.js";
 export interface Source {
   get(kind: Kind, id: string): StoreObject | undefined;
   find(kind: Kind, by: By): StoreObject[];
+  count?(kind: Kind, by: By): number;
   readonly version: number;
 }
 
@@ -55,6 +56,11 @@ export class Transaction implements WriteTx {
       if (p.kind === kind && p.object && matches(kind, p.object, by)) out.push(p.object);
     }
     return out as ObjectOf[K][];
+  }
+
+  count(kind: Kind, by: By): number {
+    if (this.pending.size === 0 && this.below.count) return this.below.count(kind, by);
+    return this.find(kind, by).length;
   }
 
   create<K extends Kind>(kind: K, object: ObjectOf[K]): string {

@@ -12,6 +12,8 @@ export const all: By = { all: true };
 export const byName = (name: string): By => ({ index: "name", value: name.toLowerCase() });
 export const byServiceId = (id: string): By => ({ index: "serviceId", value: id });
 export const byNodeId = (id: string): By => ({ index: "nodeId", value: id });
+/** A service's tasks that run and are meant to. */
+export const byRunningOf = (serviceId: string): By => ({ index: "runningOf", value: serviceId });
 export const byDesiredState = (s: number): By => ({ index: "desiredState", value: String(s) });
 export const byTaskState = (s: number): By => ({ index: "taskState", value: String(s) });
 export const byRole = (r: number): By => ({ index: "role", value: String(r) });
@@ -27,6 +29,8 @@ export const bySlot = (serviceId: string, slot: number, nodeId = ""): By => ({ i
 export interface ReadTx {
   get<K extends Kind>(kind: K, id: string): ObjectOf[K] | undefined;
   find<K extends Kind>(kind: K, by?: By): ObjectOf[K][];
+  /** How many `find` would return; from a kept index without reading the objects. */
+  count(kind: Kind, by: By): number;
   /** The store version this read sees (the index of the last applied change set). */
   readonly version: number;
 }

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { TaskState, type Service, type Task } from "../../../proto/gen/cluster.js";
 import { ConflictError, NameConflictError, InvariantError } from "../../../manager/store/errors.js";
-import { byName, byServiceId, byIdPrefix, bySlot, byTaskState, type Store, type StoreEvent } from "../../../manager/store/types.js";
+import { byName, byRunningOf, byServiceId, byIdPrefix, bySlot, byTaskState, type Store, type StoreEvent } from "../../../manager/store/types.js";
 
 const service = (name: string): Service => ({
   id: "",
@@ -23,6 +23,26 @@ const task = (serviceId: string, slot: number, state = TaskState.TASK_STATE_NEW)
 
 export function storeContract(name: string, makeStore: () => Promise<Store> | Store): void {
   describe(`store contract: ${name}`, () => {
+    it("counts a service's running tasks as they start, stop and go, also inside a transaction", async () => {
+      const s = await makeStore();
+      const sid = await s.update((tx) => tx.create("service", service("counted")));
+      const ids = await s.update((tx) => [1, 2, 3].map((slot) => tx.create("task", task(sid, slot, TaskState.TASK_STATE_RUNNING))));
+      await s.update((tx) => tx.create("task", task(sid, 4, TaskState.TASK_STATE_PENDING)));
+      s.view((tx) => expect(tx.count("task", byRunningOf(sid))).toBe(3));
+      await s.update((tx) => {
+        const t = structuredClone(tx.get("task", ids[0])!);
+        tx.update("task", { ...t, desiredState: TaskState.TASK_STATE_SHUTDOWN });
+        tx.delete("task", ids[1]);
+        // Reads see the transaction's own writes.
+        expect(tx.count("task", byRunningOf(sid))).toBe(1);
+        expect(tx.count("task", byServiceId(sid))).toBe(3);
+      });
+      s.view((tx) => {
+        expect(tx.count("task", byRunningOf(sid))).toBe(1);
+        expect(tx.find("task", byRunningOf(sid)).map((t) => t.slot)).toEqual([3]);
+      });
+    });
+
     it("creates, reads and finds by index inside a consistent view", async () => {
       const s = await makeStore();
       const sid = await s.update((tx) => tx.create("service", service("web")));
