@@ -39,7 +39,7 @@ function ensureContent(path: string, content: string, fresh: boolean): void {
 }
 
 /**
- * The host's resolv.conf, read again only when its size or mtime moves: a stat instead of a read
+ * The host's resolv.conf, read again only when its inode, size or mtime moves: a stat instead of a read
  * on every start (four trips through libuv's threads, each ~0.1 ms of CPU on a loaded 2-core VM).
  */
 let hostResolvCache: { key: string; text: string } | undefined;

@@ -81,9 +81,10 @@ export function encodeSpec(spec: ContainerSpec): string {
   return lines.map((l) => l.map(encodeField).join(" ")).join("\n") + "\n";
 }
 
-/** Writes the spec file, and makes the overlay's mount point (the runtime mounts onto it). */
-/** On libuv's threads: each file operation on ext4 held the daemon's thread about a millisecond. */
-/** On the caller's thread: two small operations cost less so than two trips through libuv's threads. */
+/**
+ * Writes the spec file, and makes the overlay's mount point (the runtime mounts onto it). On the
+ * caller's thread: two small operations cost less so than two trips through libuv's threads.
+ */
 export async function writeSpec(spec: ContainerSpec, path: string): Promise<void> {
   if (!("dir" in spec.rootfs)) mkdirSync(mountPointOf(spec.rootfs), { recursive: true });
   writeFileSync(path, encodeSpec(spec));

@@ -22,15 +22,11 @@ export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o60
   renameSync(tmp, path);
 }
 
-/** Flushes an open file (or directory) to the disk on libuv's threads: a sync takes milliseconds. */
-async function flushFd(fd: number): Promise<void> {
-  await fsyncAsync(fd);
-}
-
+/** A sync takes milliseconds, so it alone goes through libuv's threads. */
 async function flushDir(path: string): Promise<void> {
   const fd = openSync(path, "r");
   try {
-    await flushFd(fd);
+    await fsyncAsync(fd);
   } finally {
     closeSync(fd);
   }
@@ -93,7 +89,7 @@ async function replaceAsync(path: string, data: string | Buffer, durable: boolea
     try {
       const buf = typeof data === "string" ? Buffer.from(data) : data;
       for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
-      if (durable) await flushFd(fd);
+      if (durable) await fsyncAsync(fd);
     } finally {
       closeSync(fd);
     }
