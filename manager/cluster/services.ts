@@ -10,6 +10,7 @@ import { ClusterSigner, type Signed } from "../ca/signer.js";
 import { LeadershipLostError, NotLeaderError, ProposalTimeoutError } from "../raft/errors.js";
 import { NotLeaderError as EtcdNotLeaderError } from "../store/etcd/errors.js";
 import { checkJoinToken, tokenRole } from "../ca/tokens.js";
+import { notLeaderStatus, refusedUnwritten } from "../controlapi/errors.js";
 import { roleToSend } from "../dispatcher/dispatcher.js";
 import { randomId } from "../store/memory.js";
 import { type Manager, newRaftId } from "./manager.js";
@@ -18,6 +19,8 @@ export class ClusterError extends Error {
   constructor(
     readonly code: status,
     message: string,
+    /** Refused before anything was written because this manager does not lead (see UNWRITTEN). */
+    readonly notLeader = false,
   ) {
     super(message);
   }
@@ -26,14 +29,16 @@ export class ClusterError extends Error {
 export function toStatus(err: unknown): Partial<ServiceError> {
   const e = err as Partial<ServiceError> & { code?: number };
   const message = ((err as Error)?.message ?? String(err)).split("\n")[0];
-  if (err instanceof ClusterError) return { code: err.code, details: message };
+  if (err instanceof ClusterError) return err.notLeader ? notLeaderStatus(message) : { code: err.code, details: message };
   // Leadership moved while the call was being served: the caller retries, against the leader
   // named here when one is known (agents and the CLI follow "the leader is at ADDR").
   if (err instanceof NotLeaderError) {
     const at = err.leader?.clientAddress ?? err.leader?.raftAddress;
-    return { code: status.UNAVAILABLE, details: at ? `this manager is not the leader any more; the leader is at ${at}` : "this swarm has no leader right now: retry in a moment" };
+    return notLeaderStatus(at ? `this manager is not the leader any more; the leader is at ${at}` : "this swarm has no leader right now: retry in a moment");
   }
-  if (err instanceof LeadershipLostError || err instanceof ProposalTimeoutError || err instanceof EtcdNotLeaderError) return { code: status.UNAVAILABLE, details: message };
+  if (err instanceof EtcdNotLeaderError) return notLeaderStatus(message);
+  // These may have been written: never sent again by a forwarder.
+  if (err instanceof LeadershipLostError || err instanceof ProposalTimeoutError) return { code: status.UNAVAILABLE, details: message };
   if (typeof e.code === "number" && e.details !== undefined) return { code: e.code, details: e.details, metadata: e.metadata };
   return { code: typeof e.code === "number" ? e.code : status.UNKNOWN, details: message };
 }
@@ -51,7 +56,7 @@ export function unary<Req, Res>(fn: (req: Req, call: ServerUnaryCall<Req, Res>) 
 export function requireLeader(m: Manager): void {
   if (m.isLeader()) return;
   const at = m.leaderAddr();
-  throw new ClusterError(status.UNAVAILABLE, at ? `this manager is not the leader; the leader is at ${at}` : "this swarm has no leader right now: a majority of managers must be running");
+  throw new ClusterError(status.UNAVAILABLE, at ? `this manager is not the leader; the leader is at ${at}` : "this swarm has no leader right now: a majority of managers must be running", true);
 }
 
 /**
@@ -191,6 +196,10 @@ async function join(m: Manager, signer: ClusterSigner, req: NodeJoinRequest): Pr
  * The Control API as every manager serves it: the leader answers from `local`; a follower hands
  * the call to the leader unchanged and relays the answer, errors included.
  */
+/** How long a call refused by a manager that does not lead waits for leadership to settle: a takeover with etcd's 1 s lease takes up to ~1.5 s, Raft's well under 1 s. */
+const LEADER_SETTLE_MS = 5000;
+const LEADER_RETRY_MS = 100;
+
 export function forwardingControl(m: Manager, local: ControlServer): ControlServer {
   let client: { addr: string; c: ControlClient } | undefined;
   const inFlight = new Set<Forwarded>();
@@ -199,7 +208,7 @@ export function forwardingControl(m: Manager, local: ControlServer): ControlServ
     const addr = m.leaderAddr();
     // A manager that still names itself leader but no longer leads (cut off from its peers or
     // from etcd) must not call itself: that is a loop until the deadline.
-    if (!addr || addr === m.addr) throw new ClusterError(status.UNAVAILABLE, "this swarm has no leader right now: a majority of managers (or, with --store etcd, etcd) must be reachable; try again");
+    if (!addr || addr === m.addr) throw new ClusterError(status.UNAVAILABLE, "this swarm has no leader right now: a majority of managers (or, with --store etcd, etcd) must be reachable; try again", true);
     if (client?.addr !== addr) {
       client?.c.close();
       client = { addr, c: new ControlClient(addr, m.channel.credentials, m.channel.options) };
@@ -213,7 +222,20 @@ export function forwardingControl(m: Manager, local: ControlServer): ControlServ
       out[name] = local[name]; // streams (service logs) are served by any manager from its own store
       continue;
     }
+    // A call refused unwritten because leadership is moving (the leader asked had just lost it, or
+    // none is elected yet) is sent again, to whoever leads then, for a takeover's length: the
+    // caller sees the new leader's answer, not the hand-over. Every Control API call is one store
+    // transaction, so an unwritten refusal leaves nothing a second send could repeat.
     out[name] = (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => {
+      const until = Date.now() + LEADER_SETTLE_MS;
+      const attempt = (): void =>
+        serve(call, (err, res) => {
+          if (err && refusedUnwritten(err) && Date.now() + LEADER_RETRY_MS < until && !call.cancelled) return void setTimeout(attempt, LEADER_RETRY_MS);
+          cb(err, res);
+        });
+      attempt();
+    };
+    function serve(call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>): void {
       if (m.isLeader()) return (local[name] as (c: typeof call, cb: sendUnaryData<unknown>) => void)(call, cb);
       let c: ControlClient;
       try {
@@ -231,7 +253,7 @@ export function forwardingControl(m: Manager, local: ControlServer): ControlServ
       const f: Forwarded = { at, cancel: () => sent.cancel() };
       inFlight.add(f);
       watchLeader();
-    };
+    }
   }
   return out as ControlServer;
 

@@ -1,6 +1,8 @@
 // Errors the Control API answers with: a gRPC status code and one line saying what was wrong and
 // what to do. Every failure of an API method leaves as a ControlError.
-import { status } from "@grpc/grpc-js";
+import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { NotLeaderError as RaftNotLeaderError } from "../raft/errors.js";
+import { NotLeaderError as EtcdNotLeaderError } from "../store/etcd/errors.js";
 import { ConstraintError } from "../scheduler/constraint.js";
 import { SpecError } from "../orchestrator/spec.js";
 import { ConflictError, InvariantError, NameConflictError, NotFoundError } from "../store/errors.js";
@@ -14,6 +16,33 @@ export class ControlError extends Error {
     super(message, options);
     this.name = "ControlError";
   }
+
+  /** Refused before anything was written, because this manager does not lead. */
+  get notLeader(): boolean {
+    return this.cause instanceof RaftNotLeaderError || this.cause instanceof EtcdNotLeaderError;
+  }
+
+  /** As a gRPC status. */
+  toStatus(): Partial<ServiceError> {
+    return this.notLeader ? notLeaderStatus(this.message) : { code: this.code, details: this.message };
+  }
+}
+
+/**
+ * Trailer of a refusal that wrote nothing because the manager asked does not lead, or no manager
+ * does yet: a forwarder may send the same call again once leadership has settled.
+ */
+export const UNWRITTEN = "shoal-unwritten";
+
+export function notLeaderStatus(details: string): Partial<ServiceError> {
+  const metadata = new Metadata();
+  metadata.set(UNWRITTEN, "not-leader");
+  return { code: status.UNAVAILABLE, details, metadata };
+}
+
+/** Whether an error is a refusal that wrote nothing because the manager did not lead. */
+export function refusedUnwritten(err: Partial<ServiceError> | null | undefined): boolean {
+  return (err?.metadata?.get(UNWRITTEN).length ?? 0) > 0;
 }
 
 export const invalid = (m: string) => new ControlError(status.INVALID_ARGUMENT, m);
@@ -37,6 +66,7 @@ function codeOf(err: unknown): status {
   if (err instanceof ConflictError) return status.ABORTED;
   if (err instanceof NameConflictError) return status.ALREADY_EXISTS;
   if (err instanceof NotFoundError) return status.NOT_FOUND;
+  if (err instanceof RaftNotLeaderError || err instanceof EtcdNotLeaderError) return status.UNAVAILABLE;
   if (err instanceof InvariantError) return status.FAILED_PRECONDITION;
   // Errors of other modules that already carry a status (e.g. an invalid image reference).
   const code = (err as { code?: unknown })?.code;

@@ -9,10 +9,7 @@ function unary<Req, Res>(fn: (req: Req) => Promise<Res>): handleUnaryCall<Req, R
   return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
     fn(call.request).then(
       (res) => cb(null, res),
-      (err) => {
-        const e = asControlError(err);
-        cb({ code: e.code, details: e.message });
-      },
+      (err) => cb(asControlError(err).toStatus()),
     );
   };
 }

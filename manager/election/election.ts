@@ -124,7 +124,11 @@ export class Election {
     const lost = new Promise<void>((r) => lease.onLost(r));
     // Unanswered for a TTL (etcd between leaders, or out of reach): stop leading; answered again
     // while the key still stands: lead again, the key's create revision, and so the fence, unchanged.
-    lease.onHeld((held) => (held ? void this.check() : this.stepDown()));
+    lease.onHeld((held) => {
+      if (held) return void this.check();
+      if (this.leading) this.o.log(`election: ${lease.lapse()}: not leading until it answers`);
+      this.stepDown();
+    });
     try {
       if (this.stopped) return;
       const key = Buffer.from(`${this.o.prefix}${BigInt(lease.id).toString(16)}`);
@@ -142,6 +146,7 @@ export class Election {
       this.follow(Number(res.header.revision) + 1);
       await this.check();
       await lost;
+      if (lease.expiredAtEtcd && !this.stopped) this.o.log(`election: etcd says lease ${BigInt(lease.id).toString(16)} expired (its keepalives came too late): campaigning again`);
     } finally {
       lease.release();
       this.watch?.close();
@@ -207,6 +212,7 @@ export class Election {
     const me = this.candidates.find((c) => c.key === mine.key.toString());
     if (!me) {
       // etcd dropped our key: the lease ended there. Campaign again with a new one.
+      this.o.log(`election: etcd dropped this manager's key (lease ${BigInt(lease.id).toString(16)} expired there): campaigning again`);
       lease.release();
       return revision;
     }

@@ -25,6 +25,10 @@ export class Lease {
   private heldListeners: ((held: boolean) => void)[] = [];
   private held = true;
   private over = false;
+  /** etcd answered a keepalive saying the lease is gone (it expired there). */
+  expiredAtEtcd = false;
+  /** When the last keepalive was answered (or the lease granted), for the log line of a lapse. */
+  private answeredAt = Date.now();
 
   private constructor(
     private readonly client: Etcd3,
@@ -45,6 +49,12 @@ export class Lease {
     if (res.error) throw new Error(`etcd refused a lease: ${res.error}`);
     const ttlMs = Number(res.TTL) * 1000;
     return new Lease(client, res.ID, ttlMs, sent + ttlMs);
+  }
+
+  /** Why the lease is not surely held now, for a log line: how long etcd has been silent and whether a keepalive stream is open. */
+  lapse(): string {
+    const open = this.stream ? `a keepalive stream is open with ${this.pending.length} unanswered` : this.opening ? "a keepalive stream is being opened" : "no keepalive stream is open";
+    return `etcd has answered no keepalive of lease ${BigInt(this.id).toString(16)} for ${Date.now() - this.answeredAt} ms (TTL ${this.ttlMs} ms; ${open})`;
   }
 
   /** Whether etcd surely still holds the lease. */
@@ -114,7 +124,11 @@ export class Lease {
   private answered(res: ILeaseKeepAliveResponse): void {
     const sent = this.pending.shift();
     if (this.over || sent === undefined) return;
-    if (Number(res.TTL) <= 0) return this.lose(); // etcd no longer has it
+    this.answeredAt = Date.now();
+    if (Number(res.TTL) <= 0) {
+      this.expiredAtEtcd = true; // etcd no longer has it
+      return this.lose();
+    }
     this.validUntil = Math.max(this.validUntil, sent + Number(res.TTL) * 1000);
     this.armExpiry();
     if (!this.held && this.alive) this.setHeld(true);
