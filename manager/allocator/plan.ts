@@ -1,6 +1,7 @@
 // One allocator pass as a pure function: from every network, service, node and task it decides
 // what to allocate (VNIs, subnets, task addresses, virtual IPs, node addresses on the ingress
-// network, routing-mesh ports) and which NEW tasks are ready to become PENDING. What is in use is
+// network, routing-mesh ports) and which NEW tasks are ready to become PENDING (tasks needing
+// none of it never are NEW: see needsAllocation). What is in use is
 // derived from the objects themselves, so the decision needs no memory between passes.
 import {
   Endpoint,
@@ -58,6 +59,16 @@ export function holdsAddresses(t: Task): boolean {
   if (state > TaskState.TASK_STATE_RUNNING) return false;
   // Given up before any node got it: no container can be using the addresses.
   return !(state < TaskState.TASK_STATE_ASSIGNED && t.desiredState > TaskState.TASK_STATE_RUNNING);
+}
+
+/**
+ * Whether a service's tasks need anything from the allocator: an endpoint (virtual IPs, published
+ * ports) or a network to be attached to. Tasks of a service that needs neither are created
+ * PENDING by the orchestrator: a pass here would only have moved them from NEW to PENDING, one
+ * Raft write per task (a quarter of a task's writes on the way to running) and a loop's delay.
+ */
+export function needsAllocation(s: Service): boolean {
+  return !!s.spec?.endpoint || (s.spec?.task?.networks.length ?? 0) > 0;
 }
 
 /** Ports published through the routing mesh need the task on the ingress network. */

@@ -1,5 +1,6 @@
 // What an orchestrator pass decides: task writes, applied through the store in one batch.
 import { type Service, type Task, TaskState } from "../../proto/gen/cluster.js";
+import { needsAllocation } from "../allocator/plan.js";
 import { writeInChunks } from "../store/chunks.js";
 import type { Store } from "../store/types.js";
 
@@ -31,6 +32,8 @@ export function isDead(t: Task): boolean {
  */
 export function newTask(service: Service, slot: number, nodeId: string, now: number, delayMs = 0, holdReady = false): Task {
   const name = service.spec?.annotations?.name ?? service.id;
+  // NEW waits for the allocator's addresses; a task that needs none is ready to schedule at once.
+  const allocate = needsAllocation(service);
   return {
     id: "",
     serviceId: service.id,
@@ -41,9 +44,9 @@ export function newTask(service: Service, slot: number, nodeId: string, now: num
     // A restart delay holds the task at READY; the orchestrator lets it run once the delay is over.
     desiredState: delayMs > 0 || holdReady ? TaskState.TASK_STATE_READY : TaskState.TASK_STATE_RUNNING,
     status: {
-      state: TaskState.TASK_STATE_NEW,
+      state: allocate ? TaskState.TASK_STATE_NEW : TaskState.TASK_STATE_PENDING,
       timestamp: now,
-      message: "created",
+      message: allocate ? "created" : "pending task scheduling",
       err: "",
       pendingReason: "",
       restartNotBefore: delayMs > 0 ? now + delayMs : 0,

@@ -5,7 +5,7 @@ import { StoreLoop } from "../store/loop.js";
 import { byNodeId, byServiceId, type ReadTx, type Store, type StoreEvent, type WatchFilter } from "../store/types.js";
 import { type TaskChange, commitChanges, isDead, observed } from "./changes.js";
 import { reconcileGlobal } from "./global.js";
-import { historyLimit, reap } from "./reaper.js";
+import { historyLimit, reap, reapService, servicesWithTasks } from "./reaper.js";
 import { reconcileReplicated } from "./replicated.js";
 import { nodeLost } from "./restart.js";
 import { reconcileUpdate } from "./updater.js";
@@ -40,6 +40,11 @@ export function decideServices(tx: ReadTx, now: number, services: readonly Servi
  */
 export const STEP_CHANGES = 5000;
 export const STEP_SERVICES = 10;
+/**
+ * Most tasks the services of one step may have between them (a service with more is a step of
+ * its own): ten services of a thousand replicas each were 300–750 ms of one step's read.
+ */
+export const STEP_TASKS = 2000;
 
 /** When a service's pass is due without any store change (see nextWake), or undefined. */
 export function serviceWake(tx: ReadTx, serviceId: string, now: number, resyncMs: number): number | undefined {
@@ -164,22 +169,29 @@ export class Orchestrator {
     this.dirty = new Set();
     this.nodes = new Set();
     this.all = false;
-    const scope = only ?? new Set(this.store.view((tx) => tx.find("service").map((s) => s.id)));
+    // A full pass also reaps the tasks of services deleted while no pass saw it (a new leader's).
+    const scope = only ?? this.store.view((tx) => new Set([...tx.find("service").map((s) => s.id), ...servicesWithTasks(tx)]));
     const ids = [...scope];
     const changes: TaskChange[] = [];
     const refused = new Set<string>();
-    // In steps: each decides services over a fresh read (seeing the steps before it written)
-    // until it has STEP_CHANGES or STEP_SERVICES, and writes them; the last one also reaps.
+    // In steps: each decides and reaps services over a fresh read (seeing the steps before it
+    // written) until it has STEP_CHANGES or STEP_SERVICES, and writes them.
     let i = 0;
     for (;;) {
       if (i > 0) await new Promise((r) => setImmediate(r));
       const step = this.store.view((tx) => {
         const out: TaskChange[] = [];
+        const limit = historyLimit(tx.find("cluster")[0]);
+        let tasks = 0;
         for (const end = i + STEP_SERVICES; i < ids.length && i < end && out.length < STEP_CHANGES; ) {
-          const s = tx.get("service", ids[i++]);
+          const more = tx.count("task", byServiceId(ids[i]));
+          if (tasks > 0 && tasks + more > STEP_TASKS) break;
+          tasks += more;
+          const id = ids[i++];
+          const s = tx.get("service", id);
           if (s) out.push(...decideServices(tx, now, [s]));
+          out.push(...reapService(tx, id, limit));
         }
-        if (i >= ids.length) out.push(...reap(tx, historyLimit(tx.find("cluster")[0]), only));
         return out;
       });
       try {

@@ -100,9 +100,6 @@ function makePlacer(nodes: NodeInfo[], d: Demand, descriptors: string[]): Placer
   return descriptors.length === 0 ? new NodePlacer(nodes, d) : new SpreadPlacer(nodes, d, descriptors);
 }
 
-function groupKey(t: Task): string {
-  return `${t.serviceId}\u0000${t.specVersion}`;
-}
 
 /**
  * Decides where pending tasks go, placing at most `limit` of them (the rest are in neither list:
@@ -111,20 +108,27 @@ function groupKey(t: Task): string {
  */
 export function schedule(infos: Map<string, NodeInfo>, pending: readonly Task[], limit = Infinity): Decisions {
   const out: Decisions = { assigned: [], unplaced: [] };
-  const groups = new Map<string, Task[]>();
+  // By service, then spec version: no key string made per task (a pass sees every pending task).
+  const groups = new Map<string, Map<number, Task[]>>();
   for (const t of pending) {
     if (t.nodeId) {
       placeOnNamedNode(infos, t, out);
       continue;
     }
-    const k = groupKey(t);
-    let g = groups.get(k);
-    if (!g) groups.set(k, (g = []));
+    let byVersion = groups.get(t.serviceId);
+    if (!byVersion) groups.set(t.serviceId, (byVersion = new Map()));
+    let g = byVersion.get(t.specVersion);
+    if (!g) byVersion.set(t.specVersion, (g = []));
     g.push(t);
   }
-  for (const k of [...groups.keys()].sort()) {
+  const ordered: Task[][] = [];
+  for (const id of [...groups.keys()].sort()) {
+    const byVersion = groups.get(id)!;
+    for (const v of [...byVersion.keys()].sort((a, b) => a - b)) ordered.push(byVersion.get(v)!);
+  }
+  for (const group of ordered) {
     if (out.assigned.length >= limit) break;
-    const tasks = groups.get(k)!.sort((a, b) => a.slot - b.slot || (a.id < b.id ? -1 : 1));
+    const tasks = group.sort((a, b) => a.slot - b.slot || (a.id < b.id ? -1 : 1));
     const d = demandOf(tasks[0]);
     const candidates = [...infos.values()].filter((n) => STATIC_FILTERS.every((f) => f.ok(n, d)));
     const descriptors = (tasks[0].spec?.placement?.preferences ?? []).map((p) => p.spread?.spreadDescriptor ?? "").filter((s) => s);

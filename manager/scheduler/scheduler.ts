@@ -114,7 +114,8 @@ export class Scheduler {
     const d = this.store.view((tx) => {
       const pending = pendingTasks(tx);
       const out = decide(tx, limit, this.holdings.current(tx), pending);
-      this.holdings.undo(out, new Map(pending.map((t) => [t.id, t])));
+      const placed = new Set(out.assigned.map((a) => a.taskId));
+      this.holdings.undo(out, new Map(pending.flatMap((t) => (placed.has(t.id) ? [[t.id, t] as const] : []))));
       // Not started (a pass run by hand): no events keep the counts, so none are kept.
       if (!this.unsubscribe) this.holdings.reset();
       return out;

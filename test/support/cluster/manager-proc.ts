@@ -3,6 +3,7 @@
 // time on SIGUSR2 as one JSON line ({"cpuMs":..., "leader":...}).
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { PerformanceObserver } from "node:perf_hooks";
 import { Server, ServerCredentials, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { ControlService, DispatcherService } from "../../../proto/gen/swarm.js";
 import { RootCA } from "../../../manager/ca/root-ca.js";
@@ -42,4 +43,15 @@ process.on("SIGUSR2", () => {
   process.stdout.write(JSON.stringify({ cpuMs: (u.user + u.system) / 1000, leader: m.isLeader() }) + "\n");
 });
 process.on("SIGTERM", () => void m.stop().then(() => process.exit(0)));
+// Stalls of this process's thread past a third of Raft's shortest election timeout, and the
+// garbage collections among them, go to the log: what sets off a leader change under load.
+let tick = Date.now();
+setInterval(() => {
+  const now = Date.now();
+  if (now - tick > 150) process.stderr.write(`${new Date(now).toISOString()} stall: the thread was held ${now - tick - 50} ms (${m.isLeader() ? "leader" : "follower"})\n`);
+  tick = now;
+}, 50).unref();
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) if (e.duration > 50) process.stderr.write(`${new Date().toISOString()} gc: ${(e as unknown as { detail?: { kind?: number } }).detail?.kind ?? "?"} took ${e.duration.toFixed(0)} ms\n`);
+}).observe({ entryTypes: ["gc"] });
 process.stdout.write("ready\n");
