@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
+import { DAEMON_NODE_FLAGS } from "../agent/daemon/node-flags.js";
 import { createNodeKey } from "../manager/ca/csr.js";
 import { ControlClient, DispatcherClient } from "../proto/gen/swarm.js";
 import { freePort } from "../test/support/cluster/managers.js";
@@ -40,7 +41,7 @@ class Managers {
         const prof = process.env.SCHED_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.SCHED_PROFILE}`] : [];
         // Each manager's log goes to DIR/mN.log (kept with SCHED_KEEP=1).
         const log = openSync(join(this.dir, `m${i + 1}.log`), "a");
-        const p = spawn(process.execPath, [...prof, script, String(i + 1), this.addrs.join(","), this.dir], { stdio: ["ignore", "pipe", log] });
+        const p = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...prof, script, String(i + 1), this.addrs.join(","), this.dir], { stdio: ["ignore", "pipe", log] });
         this.procs.push(p);
         return new Promise<void>((resolve, reject) => {
           const rl = createInterface({ input: p.stdout! });

@@ -4,6 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DAEMON_NODE_FLAGS } from "../agent/daemon/node-flags.js";
 import { daemonNames } from "../agent/network/names.js";
 import { killCgroup, makeCgroup, removeDaemonCgroups, waitReaped } from "./cgroup.js";
 import { hostNsInodes, hostPids, killHostProcesses, type HostIdentity } from "./power.js";
@@ -29,6 +30,7 @@ export function packageRoot(): string {
 
 export const shoalDaemon: DaemonCommand = (lab, host) => [
   process.execPath,
+  ...DAEMON_NODE_FLAGS,
   join(packageRoot(), "dist/cli/main.js"),
   "daemon",
   "--data-root", join(hostDir(lab, host.name), "data"),

@@ -8,14 +8,19 @@ import { DEFAULT_ALLOCATOR_OPTIONS, holdsAddresses, isAllocated, planAllocation,
 
 /**
  * What wakes the allocator: a task to allocate or release, a network, service or node to allocate
- * for. Agents' progress reports on allocated tasks, by far the most events, are neither.
+ * for. Agents' progress reports on allocated tasks, by far the most events, are neither; nor are
+ * tasks on no network (each woke a pass over every task when it was made or deleted).
  */
 export const ALLOCATOR_FILTER: WatchFilter = {
   kinds: ["task", "service", "network", "node"],
   match: (e) => {
-    if (e.kind !== "task" || !e.old || !e.new) return true;
-    const [o, n] = [e.old as Task, e.new as Task];
-    return n.status?.state === TaskState.TASK_STATE_NEW || holdsAddresses(o) !== holdsAddresses(n);
+    if (e.kind !== "task") return true;
+    const [o, n] = [e.old as Task | undefined, e.new as Task | undefined];
+    // A task to allocate (one that needs no address is made PENDING, not NEW), or addresses
+    // freed or taken: only a task on some network holds any.
+    if (n?.status?.state === TaskState.TASK_STATE_NEW) return true;
+    const held = (t: Task | undefined) => !!t && t.networks.length > 0 && holdsAddresses(t);
+    return held(o) !== held(n);
   },
 };
 

@@ -94,10 +94,13 @@ static void fall_back(char **argv) {
   snprintf(cli, sizeof cli, "%s/dist/cli/main.js", exe);
   int argc = 0;
   while (argv[argc]) argc++;
-  char **nargv = calloc((size_t)argc + 2, sizeof *nargv);
-  nargv[0] = "node";
-  nargv[1] = cli;
-  for (int i = 1; i < argc; i++) nargv[i + 1] = argv[i];
+  char **nargv = calloc((size_t)argc + 3, sizeof *nargv);
+  int k = 0;
+  nargv[k++] = "node";
+  /* The daemon's V8 flags (agent/daemon/node-flags.ts says why): only at start do they apply. */
+  if (argc > 1 && !strcmp(argv[1], "daemon")) nargv[k++] = "--max-semi-space-size=64";
+  nargv[k++] = cli;
+  for (int i = 1; i < argc; i++) nargv[k++] = argv[i];
   execvp("node", nargv);
   fprintf(stderr, "shoal: cannot run the Node CLI %s: %s\n", cli, strerror(errno));
   exit(1);
