@@ -4,6 +4,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { DAEMON_NODE_FLAGS } from "../../../agent/daemon/node-flags.js";
 import { daemonNames, type DaemonNames } from "../../../agent/network/names.js";
 
 /** The Node CLI, which also runs the daemon. */
@@ -38,7 +39,7 @@ export class TestDaemon {
 
   async start(): Promise<void> {
     for (const f of [CLI, NODE_CLI]) if (!existsSync(f)) throw new Error(`${f} missing: build first with npm run build`);
-    const p = spawn("node", [NODE_CLI, "daemon", "--data-root", this.dataRoot, "--exec-root", this.execRoot, "--socket", this.socket], { stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn("node", [...DAEMON_NODE_FLAGS, NODE_CLI, "daemon", "--data-root", this.dataRoot, "--exec-root", this.execRoot, "--socket", this.socket], { stdio: ["ignore", "pipe", "pipe"] });
     p.stdout!.on("data", (d: Buffer) => (this.log += d));
     p.stderr!.on("data", (d: Buffer) => (this.log += d));
     this.proc = p;
