@@ -16,7 +16,7 @@ import { createNodeKey } from "../manager/ca/csr.js";
 import { ControlClient, DispatcherClient } from "../proto/gen/swarm.js";
 import { freePort } from "../test/support/cluster/managers.js";
 import { SimAgent } from "../test/support/cluster/sim-agent.js";
-import { monoUs, showSummary, summarise, type Window } from "./support/cpuprofile.js";
+import { busyStretches, monoUs, showStretches, showSummary, summarise, type Window } from "./support/cpuprofile.js";
 
 const SWARMKIT_100K_S = 22.6;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -73,7 +73,9 @@ class Managers {
     const files = readdirSync(dir);
     this.procs.forEach((p, i) => {
       const f = files.find((x) => x.includes(`.${p.pid}.`) && x.endsWith(".cpuprofile"));
-      if (f) showSummary(`manager ${i + 1} (${join(dir, f)})`, summarise([join(dir, f)], [window]), { wallMs: (window.to - window.from) / 1000 });
+      if (!f) return;
+      showSummary(`manager ${i + 1} (${join(dir, f)})`, summarise([join(dir, f)], [window]), { wallMs: (window.to - window.from) / 1000 });
+      showStretches(`manager ${i + 1}`, busyStretches(join(dir, f), 200, 5, window));
     });
   }
 

@@ -93,3 +93,59 @@ export function showSummary(label: string, s: ProfileSummary, o: { wallMs?: numb
   console.log(`  by function (self):`);
   for (const [k, v] of s.byFunction) if (v >= 1) console.log(`    ${v.toFixed(1).padStart(7)} ms  ${k}`);
 }
+
+/** A stretch of a profile with no idle sample: the thread held without a break. */
+export interface BusyStretch {
+  /** Start on the profiles' clock (monotonic µs) and length in ms. */
+  at: number;
+  ms: number;
+  /** Shoal's functions on the stack in most of its samples, with the share of samples, most first. */
+  top: { frame: string; share: number }[];
+}
+
+/**
+ * The longest stretches of `file` without an idle sample, at least `minMs` long, longest first
+ * (only those overlapping `window`, if given).
+ * A Raft member that holds its thread past the election timeout loses its leadership: these are
+ * the passes to slice. (Back-to-back macrotasks with no idle time between count as one stretch.)
+ */
+export function busyStretches(file: string, minMs = 200, count = 5, window?: Window): BusyStretch[] {
+  const p = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const stretches: { start: number; end: number; samples: number[] }[] = [];
+  let t = p.startTime;
+  let cur: { start: number; end: number; samples: number[] } | undefined;
+  for (let i = 0; i < p.samples.length; i++) {
+    t += p.timeDeltas[i];
+    if (byId.get(p.samples[i])!.callFrame.functionName === "(idle)") {
+      if (cur) stretches.push({ ...cur, end: t });
+      cur = undefined;
+    } else (cur ??= { start: t, end: t, samples: [] }).samples.push(p.samples[i]);
+  }
+  return stretches
+    .filter((s) => (s.end - s.start) / 1000 >= minMs && (!window || (s.end > window.from && s.start < window.to)))
+    .sort((a, b) => b.end - b.start - (a.end - a.start))
+    .slice(0, count)
+    .map((s) => {
+      const on = new Map<string, number>();
+      for (const leaf of s.samples) {
+        const seen = new Set<string>();
+        for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) {
+          const n = byId.get(id)!;
+          if (!isOwn(n.callFrame.url)) continue;
+          const f = frameName(n);
+          if (!seen.has(f)) (seen.add(f), on.set(f, (on.get(f) ?? 0) + 1));
+        }
+      }
+      const top = [...on].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([frame, n]) => ({ frame, share: n / s.samples.length }));
+      return { at: s.start, ms: (s.end - s.start) / 1000, top };
+    });
+}
+
+export function showStretches(label: string, stretches: BusyStretch[]): void {
+  if (stretches.length === 0) return;
+  console.log(`${label}: longest stretches without an idle sample`);
+  for (const s of stretches) console.log(`  ${s.ms.toFixed(0)} ms at ${s.at} µs: ${s.top.map((x) => `${Math.round(100 * x.share)}% ${x.frame}`).join("; ")}`);
+}
