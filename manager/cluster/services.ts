@@ -192,14 +192,14 @@ async function join(m: Manager, signer: ClusterSigner, req: NodeJoinRequest): Pr
   return answer(node, s);
 }
 
-/**
- * The Control API as every manager serves it: the leader answers from `local`; a follower hands
- * the call to the leader unchanged and relays the answer, errors included.
- */
 /** How long a call refused by a manager that does not lead waits for leadership to settle: a takeover with etcd's 1 s lease takes up to ~1.5 s, Raft's well under 1 s. */
 const LEADER_SETTLE_MS = 5000;
 const LEADER_RETRY_MS = 100;
 
+/**
+ * The Control API as every manager serves it: the leader answers from `local`; a follower hands
+ * the call to the leader unchanged and relays the answer, errors included.
+ */
 export function forwardingControl(m: Manager, local: ControlServer): ControlServer {
   let client: { addr: string; c: ControlClient } | undefined;
   const inFlight = new Set<Forwarded>();

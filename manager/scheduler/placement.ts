@@ -100,7 +100,6 @@ function makePlacer(nodes: NodeInfo[], d: Demand, descriptors: string[]): Placer
   return descriptors.length === 0 ? new NodePlacer(nodes, d) : new SpreadPlacer(nodes, d, descriptors);
 }
 
-
 /**
  * Decides where pending tasks go, placing at most `limit` of them (the rest are in neither list:
  * left for a later pass). `infos` is updated as tasks are placed. A task that already names a

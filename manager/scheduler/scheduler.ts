@@ -114,8 +114,11 @@ export class Scheduler {
     const d = this.store.view((tx) => {
       const pending = pendingTasks(tx);
       const out = decide(tx, limit, this.holdings.current(tx), pending);
+      // Only the placed tasks are looked up: a Map of every pending task cost each pass its size.
       const placed = new Set(out.assigned.map((a) => a.taskId));
-      this.holdings.undo(out, new Map(pending.flatMap((t) => (placed.has(t.id) ? [[t.id, t] as const] : []))));
+      const tasks = new Map<string, Task>();
+      for (const t of pending) if (placed.has(t.id)) tasks.set(t.id, t);
+      this.holdings.undo(out, tasks);
       // Not started (a pass run by hand): no events keep the counts, so none are kept.
       if (!this.unsubscribe) this.holdings.reset();
       return out;

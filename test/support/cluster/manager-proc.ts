@@ -3,7 +3,7 @@
 // time on SIGUSR2 as one JSON line ({"cpuMs":..., "leader":...}).
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { PerformanceObserver } from "node:perf_hooks";
+import { PerformanceObserver, constants } from "node:perf_hooks";
 import { Server, ServerCredentials, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { ControlService, DispatcherService } from "../../../proto/gen/swarm.js";
 import { RootCA } from "../../../manager/ca/root-ca.js";
@@ -52,6 +52,11 @@ setInterval(() => {
   tick = now;
 }, 50).unref();
 new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) if (e.duration > 50) process.stderr.write(`${new Date().toISOString()} gc: ${(e as unknown as { detail?: { kind?: number } }).detail?.kind ?? "?"} took ${e.duration.toFixed(0)} ms\n`);
+  for (const e of list.getEntries()) {
+    if (e.duration <= 50) continue;
+    const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+    const name = kind === constants.NODE_PERFORMANCE_GC_MINOR ? "young generation" : kind === constants.NODE_PERFORMANCE_GC_MAJOR ? "full" : `kind ${kind}`;
+    process.stderr.write(`${new Date().toISOString()} gc: a ${name} collection took ${e.duration.toFixed(0)} ms\n`);
+  }
 }).observe({ entryTypes: ["gc"] });
 process.stdout.write("ready\n");
