@@ -47,16 +47,22 @@ const isOwn = (url: string) => url.includes("/dist/") && !url.includes("node_mod
 const frameName = (n: ProfileNode) => `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.replace(/^.*\/dist\//, "").replace(/^file:\/\//, "")}:${n.callFrame.lineNumber + 1}`;
 
 /** Self time by area and by function, within `windows` (all of it when none are given). */
+/** A profile with its nodes by id and each node's parent. */
+function loadProfile(file: string): { p: CpuProfile; byId: Map<number, ProfileNode>; parent: Map<number, ProfileNode> } {
+  const p = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, ProfileNode>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n);
+  return { p, byId, parent };
+}
+
 export function summarise(files: string[], windows: Window[] = []): ProfileSummary {
   const area = new Map<string, number>();
   const fns = new Map<string, number>();
   const callers = new Map<string, number>();
   let total = 0;
   for (const f of files) {
-    const p = JSON.parse(readFileSync(f, "utf8")) as CpuProfile;
-    const byId = new Map(p.nodes.map((n) => [n.id, n]));
-    const parent = new Map<number, ProfileNode>();
-    for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n);
+    const { p, byId, parent } = loadProfile(f);
     const ownCaller = (n: ProfileNode): string => {
       for (let x: ProfileNode | undefined = n; x; x = parent.get(x.id)) if (isOwn(x.callFrame.url)) return frameName(x);
       return "(no Shoal frame)";
@@ -110,10 +116,7 @@ export interface BusyStretch {
  * the passes to slice. (Back-to-back macrotasks with no idle time between count as one stretch.)
  */
 export function busyStretches(file: string, minMs = 200, count = 5, window?: Window): BusyStretch[] {
-  const p = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const { p, byId, parent } = loadProfile(file);
   const stretches: { start: number; end: number; samples: number[] }[] = [];
   let t = p.startTime;
   let cur: { start: number; end: number; samples: number[] } | undefined;
@@ -132,8 +135,7 @@ export function busyStretches(file: string, minMs = 200, count = 5, window?: Win
       const on = new Map<string, number>();
       for (const leaf of s.samples) {
         const seen = new Set<string>();
-        for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) {
-          const n = byId.get(id)!;
+        for (let n: ProfileNode | undefined = byId.get(leaf); n; n = parent.get(n.id)) {
           if (!isOwn(n.callFrame.url)) continue;
           const f = frameName(n);
           if (!seen.has(f)) (seen.add(f), on.set(f, (on.get(f) ?? 0) + 1));
