@@ -164,6 +164,9 @@ export async function main(): Promise<void> {
     }
     console.log(`${NODES} simulated nodes ready`);
 
+    // CPU of each process over the timed phase: on 2 shared cores it moves less than the wall time.
+    const cpu0 = await m.cpu();
+    const self0 = process.cpuUsage();
     const t0 = Date.now();
     const t0Us = monoUs();
     const creates: Promise<unknown>[] = [];
@@ -201,7 +204,12 @@ export async function main(): Promise<void> {
     timed = { from: t0Us, to: monoUs() };
     if (process.env.SCHED_PROFILE) console.log(`timed phase on the profiles' clock: ${timed.from}..${timed.to} µs`);
     if (leaderChanges > 0) console.log(`leadership changed hands ${leaderChanges} time(s) under the load (see the managers' logs with SCHED_KEEP=1)`);
+    const self1 = process.cpuUsage(self0);
+    const cpu1 = await m.cpu();
+    const managersCpuS = cpu1.map((c, i) => Math.round(c.cpuMs - cpu0[i].cpuMs) / 1000);
+    const agentsCpuS = Math.round((self1.user + self1.system) / 1000) / 1000;
     console.log(`${TASKS} tasks on ${NODES} nodes placed and running in ${seconds.toFixed(2)} s (services created in ${created} ms); SwarmKit: ${SWARMKIT_100K_S} s`);
+    console.log(`CPU in that time: managers ${cpu1.map((c, i) => `${managersCpuS[i].toFixed(1)} s${c.leader ? " (leader)" : ""}`).join(", ")}; the simulated agents' process ${agentsCpuS.toFixed(1)} s`);
 
     // Phase 2: idle nodes heartbeating.
     const more = IDLE_NODES - NODES;
@@ -233,6 +241,8 @@ export async function main(): Promise<void> {
       heartbeat_nodes: IDLE_NODES,
       heartbeat_cpu_pct: heartbeatCpuPct,
       leader_changes_seen: leaderChanges,
+      managers_cpu_s: managersCpuS,
+      agents_cpu_s: agentsCpuS,
     };
   } finally {
     for (const a of agents) a.stop();

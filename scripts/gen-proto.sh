@@ -9,3 +9,8 @@ protoc \
   --ts_proto_out=proto/gen \
   --ts_proto_opt=outputServices=grpc-js,esModuleInterop=true,importSuffix=.js,env=node,forceLong=number,useOptionals=messages,oneof=unions-value \
   -I proto proto/*.proto
+# uint64 fields decode through proto/uint64.ts instead of BigInt → string → number (see there).
+for f in proto/gen/*.ts; do
+  grep -q 'longToNumber(reader.uint64())' "$f" || continue
+  sed -i -e 's/longToNumber(reader\.uint64())/readUint64(reader)/g' -e '0,/^import /s//import { readUint64 } from "..\/uint64.js";\nimport /' "$f"
+done

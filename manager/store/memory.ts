@@ -23,7 +23,8 @@ export interface MemoryStoreOptions {
   watchLimit?: number;
 }
 
-const ID_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz";
+const ID_CODES = [..."0123456789abcdefghijklmnopqrstuvwxyz"].map((c) => c.charCodeAt(0));
+const idCodes: number[] = new Array(25).fill(0);
 const pool = Buffer.alloc(4096);
 let poolAt = pool.length;
 
@@ -33,16 +34,17 @@ let poolAt = pool.length;
  * tasks spent most of a second in one randomBytes call and a BigInt per id.
  */
 export function randomId(): string {
-  let id = "";
-  while (id.length < 25) {
+  let n = 0;
+  while (n < 25) {
     if (poolAt === pool.length) {
       randomFillSync(pool);
       poolAt = 0;
     }
     const b = pool[poolAt++];
-    if (b < 252) id += ID_CHARS[b % 36];
+    if (b < 252) idCodes[n++] = ID_CODES[b % 36];
   }
-  return id;
+  // One flat string: built with `+=` it was a rope, flattened again by the first Map or encoder to use it.
+  return String.fromCharCode.apply(null, idCodes);
 }
 
 export class MemoryStore implements Store, Source {

@@ -42,8 +42,11 @@ export class Transaction implements WriteTx {
   }
 
   get<K extends Kind>(kind: K, id: string): ObjectOf[K] | undefined {
-    const p = this.pending.get(key(kind, id));
-    if (p) return (p.object ?? undefined) as ObjectOf[K] | undefined;
+    // Most reads are in views, with nothing pending: no key string to build.
+    if (this.pending.size > 0) {
+      const p = this.pending.get(key(kind, id));
+      if (p) return (p.object ?? undefined) as ObjectOf[K] | undefined;
+    }
     return this.below.get(kind, id) as ObjectOf[K] | undefined;
   }
 
