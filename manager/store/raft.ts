@@ -1,10 +1,11 @@
 // The Raft-backed store: a MemoryStore whose change sets are proposed through Raft and applied,
 // on every manager, when committed. Only the leader proposes; a follower's writes are forwarded to
 // the leader at the API level, so a follower's store is a read-only, slightly behind replica.
-import { ChangeSet, StoreSnapshot } from "../../proto/gen/cluster.js";
+import { StoreSnapshot } from "../../proto/gen/cluster.js";
 import type { Entry } from "../../proto/gen/raft.js";
 import type { RaftNode, StateMachine } from "../raft/node.js";
 import { MemoryStore, type MemoryStoreOptions } from "./memory.js";
+import { decodeChangeSet, encodeChangeSet } from "./patches.js";
 
 /** What a committed entry's apply hands back to its proposer: the new version, or why it was refused. */
 type Applied = { version: number } | { error: Error };
@@ -19,7 +20,7 @@ export class StoreStateMachine implements StateMachine {
 
   apply(entry: Entry): Applied {
     try {
-      return { version: this.store.apply(ChangeSet.decode(entry.data)) };
+      return { version: this.store.apply(decodeChangeSet(entry.data, this.store)) };
     } catch (error) {
       return { error: error as Error };
     }
@@ -40,7 +41,7 @@ export function raftStore(raft: () => RaftNode, opts: Omit<MemoryStoreOptions, "
     ...opts,
     proposer: {
       propose: async (cs) => {
-        const r = (await raft().propose(ChangeSet.encode(cs).finish())) as Applied;
+        const r = (await raft().propose(encodeChangeSet(cs, store))) as Applied;
         if ("error" in r) throw r.error;
       },
     },

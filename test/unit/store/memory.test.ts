@@ -1,5 +1,6 @@
 import { ChangeSet } from "../../../proto/gen/cluster.js";
 import { MemoryStore } from "../../../manager/store/memory.js";
+import { decodeChangeSet, encodeChangeSet } from "../../../manager/store/patches.js";
 import { storeContract } from "./contract.js";
 
 storeContract("memory", () => new MemoryStore());
@@ -8,6 +9,14 @@ storeContract("memory", () => new MemoryStore());
 storeContract("memory via encoded change sets", () => {
   const store: MemoryStore = new MemoryStore({
     proposer: { propose: async (cs) => void store.apply(ChangeSet.decode(ChangeSet.encode(cs).finish())) },
+  });
+  return store;
+});
+
+// Through the Raft store's log encoding, task updates as patches rebuilt from the store's own tasks.
+storeContract("memory via the Raft log's encoding", () => {
+  const store: MemoryStore = new MemoryStore({
+    proposer: { propose: async (cs) => void store.apply(decodeChangeSet(encodeChangeSet(cs, store), store)) },
   });
   return store;
 });

@@ -1,0 +1,96 @@
+import { describe, expect, it } from "vitest";
+import { ChangeSet, RaftChangeSet, StoreActionKind, TaskState, type Task } from "../../../proto/gen/cluster.js";
+import { ConflictError, NotFoundError } from "../../../manager/store/errors.js";
+import { MemoryStore } from "../../../manager/store/memory.js";
+import { decodeChangeSet, encodeChangeSet } from "../../../manager/store/patches.js";
+
+const UPDATE = StoreActionKind.STORE_ACTION_UPDATE;
+
+/** A store whose change sets go through the log encoding; `sizes` records each entry's bytes and patches. */
+function logStore() {
+  const sizes: { bytes: number; patches: number }[] = [];
+  const store: MemoryStore = new MemoryStore({
+    proposer: {
+      propose: async (cs) => {
+        const data = encodeChangeSet(cs, store);
+        sizes.push({ bytes: data.length, patches: RaftChangeSet.decode(data).taskPatches.length });
+        store.apply(decodeChangeSet(data, store));
+      },
+    },
+  });
+  return { store, sizes };
+}
+
+const newTask = (slot: number): Task => ({
+  id: "",
+  serviceId: "svc",
+  slot,
+  nodeId: "",
+  spec: { container: { image: "busybox:1", command: ["sleep", "3600"], args: [], env: ["A=1"], dir: "", user: "", hostname: "", mounts: [], stopGracePeriodMs: 0, labels: { a: "b" } }, networks: [], forceUpdate: 0 },
+  specVersion: 1,
+  desiredState: TaskState.TASK_STATE_RUNNING,
+  status: { state: TaskState.TASK_STATE_PENDING, timestamp: 1, message: "", err: "", pendingReason: "", restartNotBefore: 0 },
+  networks: [],
+  assignedGenericResources: [],
+  annotations: { name: `svc.${slot}`, labels: {} },
+});
+
+describe("the Raft log's change sets", () => {
+  it("carry a placement or a report as a patch, and rebuild the same task a whole encoding gives", async () => {
+    const { store, sizes } = logStore();
+    const [a, b] = await store.update((tx) => [tx.create("task", newTask(1)), tx.create("task", newTask(2))]);
+    const placed = (t: Task): Task => ({ ...t, nodeId: "n1", status: { ...t.status!, state: TaskState.TASK_STATE_ASSIGNED, timestamp: 2 } });
+    // What a whole encoding gives, for comparison: the same update decoded from its full bytes.
+    const whole = ChangeSet.decode(ChangeSet.encode({ actions: [{ action: UPDATE, target: { $case: "task", value: placed(store.get("task", a) as Task) } }], timestamp: 5 }).finish()).actions[0].target!.value as Task;
+    await store.update((tx) => {
+      tx.update("task", placed(tx.get("task", a)!));
+      tx.update("task", placed(tx.get("task", b)!));
+    });
+    expect(sizes[1].patches).toBe(2);
+    expect(sizes[1].bytes).toBeLessThan(sizes[0].bytes / 2);
+    const got = store.get("task", a) as Task;
+    expect({ ...got, meta: undefined }).toEqual({ ...whole, meta: undefined });
+    expect(got.meta?.version).toBe(store.version);
+    expect(got.meta?.createdAt).toBe((store.get("task", b) as Task).meta?.createdAt);
+  });
+
+  it("encode whole an update that changes anything else, and keep every action in its place", async () => {
+    const { store, sizes } = logStore();
+    const [a, b, c] = await store.update((tx) => [1, 2, 3].map((slot) => tx.create("task", newTask(slot))));
+    const events: string[] = [];
+    store.subscribe((es) => events.push(...es.map((e) => `${e.action} ${(e.new ?? e.old)!.id}`)));
+    await store.update((tx) => {
+      const ta = tx.get("task", a)!;
+      tx.update("task", { ...ta, nodeId: "n1" }); // a patch
+      tx.delete("task", b);
+      const tc = tx.get("task", c)!;
+      tx.update("task", { ...tc, nodeId: "n2", annotations: { name: "renamed", labels: {} } }); // whole
+    });
+    expect(sizes[1].patches).toBe(1);
+    expect(events).toEqual([`update ${a}`, `delete ${b}`, `update ${c}`]);
+    expect((store.get("task", c) as Task).annotations?.name).toBe("renamed");
+    expect((store.get("task", a) as Task).nodeId).toBe("n1");
+  });
+
+  it("refuse a patch whose task was written or removed since it was read, as a whole update is refused", async () => {
+    const { store } = logStore();
+    const [a, b] = await store.update((tx) => [tx.create("task", newTask(1)), tx.create("task", newTask(2))]);
+    const readA = store.get("task", a) as Task;
+    const readB = store.get("task", b) as Task;
+    const patch = (t: Task) => encodeChangeSet({ actions: [{ action: UPDATE, target: { $case: "task", value: { ...t, nodeId: "late" } } }], timestamp: 9 }, store);
+    const staleA = patch(readA);
+    const goneB = patch(readB);
+    expect(RaftChangeSet.decode(staleA).taskPatches).toHaveLength(1);
+    await store.update((tx) => tx.update("task", { ...tx.get("task", a)!, nodeId: "first" }));
+    await store.update((tx) => tx.delete("task", b));
+    expect(() => store.apply(decodeChangeSet(staleA, store))).toThrow(ConflictError);
+    expect(() => store.apply(decodeChangeSet(goneB, store))).toThrow(NotFoundError);
+    expect((store.get("task", a) as Task).nodeId).toBe("first");
+  });
+
+  it("read a plain ChangeSet's bytes (an entry written before patches) unchanged", () => {
+    const store = new MemoryStore();
+    const cs = ChangeSet.decode(ChangeSet.encode({ actions: [{ action: StoreActionKind.STORE_ACTION_CREATE, target: { $case: "task", value: { ...newTask(1), id: "t1" } } }], timestamp: 3 }).finish());
+    expect(decodeChangeSet(ChangeSet.encode(cs).finish(), store)).toEqual(cs);
+  });
+});
