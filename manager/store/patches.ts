@@ -5,11 +5,10 @@
 // update from the task it holds at the version the writer read, before applying it. The rebuilt
 // change set is the one the writer proposed, so apply (and every check it makes) is unchanged.
 import { type ChangeSet, RaftChangeSet, StoreActionKind, type StoreAction, type Task, type TaskPatch } from "../../proto/gen/cluster.js";
-import type { Kind, StoreObject } from "./kinds.js";
+import type { Source } from "./tx.js";
 
-interface Holder {
-  get(kind: Kind, id: string): StoreObject | undefined;
-}
+/** What a patch is made against and rebuilt from: the committed store. */
+type Holder = Pick<Source, "get">;
 
 /** The fields a patch leaves as the stored task has them: all but id, meta and the patched three. */
 const KEPT = ["serviceId", "slot", "spec", "specVersion", "networks", "assignedGenericResources", "endpoint", "annotations"] as const satisfies readonly (keyof Task)[];
