@@ -13,8 +13,8 @@ export interface SessionOptions {
   addr: string;
   description: () => NodeDescription;
   managers: string[];
-  /** The whole set of this node's tasks, each time the leader sends it. */
-  onTasks: (tasks: Task[]) => void;
+  /** This node's tasks as the leader describes them: the whole set on a new session, then changes. */
+  onTasks: (a: Assignments) => void;
   /** Every overlay network this node serves, each time it changes; called before onTasks. */
   onNetworks?: (networks: NodeNetwork[]) => void;
   /** Every status the worker knows, resent in full on each new session. */
@@ -27,6 +27,16 @@ export interface SessionOptions {
   /** The node's mutual TLS towards the managers (plaintext only for in-process tests). */
   channel?: ClusterChannel;
   log?: (line: string) => void;
+}
+
+/** One assignment message: the whole set of the node's tasks (`full`), or what changed in it. */
+export interface Assignments {
+  /** `tasks` is every task of this node: any other it had is no longer its. */
+  full: boolean;
+  /** Tasks new to this node, or changed (desired state, spec). */
+  tasks: Task[];
+  /** Tasks no longer this node's. */
+  removed: string[];
 }
 
 const RETRY_MIN_MS = 50;
@@ -61,8 +71,7 @@ export class Session {
   private backoff = RETRY_MIN_MS;
   private stopped = false;
   private connectedTo?: string;
-  /** This node's tasks as the leader last described them: a full set, then changes. */
-  private readonly tasks = new Map<string, Task>();
+  private heartbeatMs = 0;
 
   constructor(private readonly o: SessionOptions) {
     this.managers = [...o.managers];
@@ -120,17 +129,19 @@ export class Session {
       this.managers = [...m.managers];
       this.o.onManagers?.(this.managers);
     }
-    if (m.heartbeatPeriodMs) this.startHeartbeat(m.heartbeatPeriodMs);
+    // Every message names the period: the timer is started again only when it changes. Started
+    // again on each message, a node pushed to more often than it beats never beat at all.
+    if (m.heartbeatPeriodMs && m.heartbeatPeriodMs !== this.heartbeatMs) this.startHeartbeat(m.heartbeatPeriodMs);
     this.o.onRole?.(m.role, m.raftMembers);
     if (m.hasNetworks) this.o.onNetworks?.(m.networks);
-    if (m.hasTasks) this.tasks.clear();
-    for (const t of m.tasks) this.tasks.set(t.id, t);
-    for (const id of m.removed) this.tasks.delete(id);
-    if (m.hasTasks || m.tasks.length > 0 || m.removed.length > 0) this.o.onTasks([...this.tasks.values()]);
+    // Handed on as they came: a node given its tasks a few at a time would otherwise rebuild and
+    // go over its whole set for each few.
+    if (m.hasTasks || m.tasks.length > 0 || m.removed.length > 0) this.o.onTasks({ full: m.hasTasks, tasks: m.tasks, removed: m.removed });
   }
 
   private startHeartbeat(periodMs: number): void {
     clearInterval(this.heartbeat);
+    this.heartbeatMs = periodMs;
     // Twice per period, so one late beat never costs the node its place.
     this.heartbeat = setInterval(() => this.call?.write({ msg: { $case: "heartbeat", value: {} } }), Math.max(20, periodMs / 2));
   }
@@ -163,6 +174,7 @@ export class Session {
 
   private close(): void {
     clearInterval(this.heartbeat);
+    this.heartbeatMs = 0;
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     const call = this.call;

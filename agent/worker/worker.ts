@@ -6,6 +6,7 @@
 // and load balancing a moment before its container is stopped.
 import { type NodeNetwork, type Task, TaskState, type TaskStatus } from "../../proto/gen/cluster.js";
 import type { TaskStatusUpdate } from "../../proto/gen/swarm.js";
+import type { Assignments } from "../session/session.js";
 import type { ImagesPort } from "../engine/api/images-port.js";
 import type { ContainerEngine } from "../engine/containers/engine.js";
 import type { ImagePort } from "../engine/containers/launch.js";
@@ -88,12 +89,14 @@ export class Worker {
     if (!this.stopped) this.net?.apply(networks);
   }
 
-  /** The whole set of tasks the managers want this node to know, each time it changes. */
-  assign(tasks: Task[]): void {
+  /**
+   * What the managers want this node to run: the whole set on each new session (any task not in
+   * it, including containers known only from the ledger, is no longer this node's), then changes.
+   */
+  assign(a: Assignments): void {
     if (this.stopped) return;
     this.heard = true;
-    const now = new Set(tasks.map((t) => t.id));
-    for (const t of tasks) {
+    for (const t of a.tasks) {
       let d = this.tasks.get(t.id);
       if (!d) this.tasks.set(t.id, (d = { assigned: true, running: false, again: false, stopAsked: false }));
       d.task = t;
@@ -102,11 +105,17 @@ export class Worker {
       if (!d.status || (t.status && t.status.state > d.status.state)) d.status = t.status;
       this.kick(t.id);
     }
-    for (const [id, d] of this.tasks) {
-      if (!now.has(id) && (d.assigned || d.task === undefined)) {
-        d.assigned = false;
-        this.kick(id);
-      }
+    const unassign = (id: string, d: Driven) => {
+      d.assigned = false;
+      this.kick(id);
+    };
+    if (a.full) {
+      const named = new Set(a.tasks.map((t) => t.id));
+      for (const [id, d] of this.tasks) if (!named.has(id) && (d.assigned || d.task === undefined)) unassign(id, d);
+    }
+    for (const id of a.removed) {
+      const d = this.tasks.get(id);
+      if (d?.assigned) unassign(id, d);
     }
   }
 

@@ -22,6 +22,7 @@ class NetAgent {
   networks: NodeNetwork[] = [];
   pushes = 0;
   tasks: Task[] = [];
+  private readonly held = new Map<string, Task>();
   /** Tasks that arrived before their networks had. */
   readonly early: string[] = [];
   holdStops = false;
@@ -41,7 +42,12 @@ class NetAgent {
         this.networks = n;
         this.pushes++;
       },
-      onTasks: (t) => this.assign(t),
+      onTasks: (a) => {
+        if (a.full) this.held.clear();
+        for (const t of a.tasks) this.held.set(t.id, t);
+        for (const id of a.removed) this.held.delete(id);
+        this.assign([...this.held.values()]);
+      },
       statuses: () => [],
     });
     this.session.start();

@@ -3,12 +3,12 @@
 // plane tests use it to exercise the dispatcher without an engine.
 import { NodeRole, TaskState, type Task } from "../../../proto/gen/cluster.js";
 import type { TaskStatusUpdate } from "../../../proto/gen/swarm.js";
-import { Session } from "../../../agent/session/session.js";
+import { type Assignments, Session } from "../../../agent/session/session.js";
 
 export class SimAgent {
   readonly session: Session;
   private readonly known = new Map<string, TaskStatusUpdate>();
-  tasks: Task[] = [];
+  private readonly assigned = new Map<string, Task>();
 
   constructor(
     readonly nodeId: string,
@@ -35,11 +35,19 @@ export class SimAgent {
     this.session.stop();
   }
 
-  private assign(tasks: Task[]): void {
-    this.tasks = tasks;
+  /** The tasks the managers gave this node. */
+  get tasks(): Task[] {
+    return [...this.assigned.values()];
+  }
+
+  /** Only what changed is looked at, as a fast worker would. */
+  private assign(a: Assignments): void {
+    if (a.full) this.assigned.clear();
+    for (const t of a.tasks) this.assigned.set(t.id, t);
+    for (const id of a.removed) this.assigned.delete(id);
     const out: TaskStatusUpdate[] = [];
     const now = Date.now();
-    for (const t of tasks) {
+    for (const t of a.tasks) {
       const want = t.desiredState <= TaskState.TASK_STATE_RUNNING ? TaskState.TASK_STATE_RUNNING : TaskState.TASK_STATE_SHUTDOWN;
       if (t.desiredState === TaskState.TASK_STATE_READY) continue;
       const had = this.known.get(t.id)?.status?.state ?? t.status?.state ?? 0;
