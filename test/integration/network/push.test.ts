@@ -7,6 +7,7 @@ import { type NodeNetwork, TaskState, type Task } from "../../../proto/gen/clust
 import type { TaskStatusUpdate } from "../../../proto/gen/swarm.js";
 import { Session } from "../../../agent/session/session.js";
 import { ManagerGroup } from "../../support/cluster/managers.js";
+import { hold } from "../../support/cluster/sim-agent.js";
 
 async function eventually(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -43,9 +44,7 @@ class NetAgent {
         this.pushes++;
       },
       onTasks: (a) => {
-        if (a.full) this.held.clear();
-        for (const t of a.tasks) this.held.set(t.id, t);
-        for (const id of a.removed) this.held.delete(id);
+        hold(this.held, a);
         this.assign([...this.held.values()]);
       },
       statuses: () => [],

@@ -5,6 +5,13 @@ import { NodeRole, TaskState, type Task } from "../../../proto/gen/cluster.js";
 import type { TaskStatusUpdate } from "../../../proto/gen/swarm.js";
 import { type Assignments, Session } from "../../../agent/session/session.js";
 
+/** Folds one assignment message into the tasks a node holds. */
+export function hold(held: Map<string, Task>, a: Assignments): void {
+  if (a.full) held.clear();
+  for (const t of a.tasks) held.set(t.id, t);
+  for (const id of a.removed) held.delete(id);
+}
+
 export class SimAgent {
   readonly session: Session;
   private readonly known = new Map<string, TaskStatusUpdate>();
@@ -42,9 +49,7 @@ export class SimAgent {
 
   /** Only what changed is looked at, as a fast worker would. */
   private assign(a: Assignments): void {
-    if (a.full) this.assigned.clear();
-    for (const t of a.tasks) this.assigned.set(t.id, t);
-    for (const id of a.removed) this.assigned.delete(id);
+    hold(this.assigned, a);
     const out: TaskStatusUpdate[] = [];
     const now = Date.now();
     for (const t of a.tasks) {
