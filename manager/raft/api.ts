@@ -8,7 +8,12 @@ import type { RecordSealer } from "./wal/record.js";
 
 /** The replicated application. apply() sees each committed entry once, in index order. */
 export interface StateMachine {
-  apply(entry: Entry): unknown;
+  /**
+   * Applies a committed entry. `local` is what this process handed to `propose` beside the
+   * entry's bytes, when the entry is one it proposed: the same value, so the proposer's side may
+   * skip decoding its own entries. Other members, and this one after a restart, get undefined.
+   */
+  apply(entry: Entry, local?: unknown): unknown;
   snapshot(): Buffer;
   restore(data: Buffer): void;
 }

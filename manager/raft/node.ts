@@ -125,13 +125,17 @@ export class RaftNode {
     this.kick();
   }
 
-  /** Proposes `data`; resolves with the state machine's result once committed and applied here. */
-  propose(data: Uint8Array, timeoutMs = this.o.proposalTimeoutMs): Promise<unknown> {
+  /**
+   * Proposes `data`; resolves with the state machine's result once committed and applied here.
+   * `local`, if given, is handed to the state machine's apply of this entry on this member (it
+   * must stand for exactly `data`); it is dropped once the proposal settles or times out.
+   */
+  propose(data: Uint8Array, timeoutMs = this.o.proposalTimeoutMs, local?: unknown): Promise<unknown> {
     const unusable = this.unusable();
     if (unusable) return Promise.reject(unusable);
     if (this.role !== Role.Leader) return Promise.reject(this.notLeader());
     const id = this.ids.next();
-    const p = this.proposals.wait(id, timeoutMs);
+    const p = this.proposals.wait(id, timeoutMs, local);
     try {
       this.rawNode.propose(wrapProposal(id, data));
     } catch (err) {
@@ -382,7 +386,8 @@ export class RaftNode {
     } else {
       const p = unwrapProposal(e.data);
       if (p) {
-        const result = this.o.stateMachine.apply({ ...e, data: p.payload });
+        // Proposal ids carry a per-process prefix, so a waiter with this id is this entry's proposer.
+        const result = this.o.stateMachine.apply({ ...e, data: p.payload }, this.proposals.local(p.id));
         this.proposals.settle(p.id, undefined, result);
       }
     }

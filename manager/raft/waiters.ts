@@ -8,17 +8,24 @@ interface Waiter {
   timer: NodeJS.Timeout;
   /** For reads: the log index that must be applied first, once the leader named it. */
   index?: number;
+  /** For proposals: what the proposer handed beside the bytes (see StateMachine.apply). */
+  local?: unknown;
 }
 
 export class Waiters<K> {
   private readonly map = new Map<K, Waiter>();
 
   /** Resolves when settle(key) is called, or rejects with ProposalTimeoutError after `timeoutMs`. */
-  wait(key: K, timeoutMs: number): Promise<unknown> {
+  wait(key: K, timeoutMs: number, local?: unknown): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.settle(key, new ProposalTimeoutError(timeoutMs)), timeoutMs);
-      this.map.set(key, { resolve, reject, timer });
+      this.map.set(key, { resolve, reject, timer, local });
     });
+  }
+
+  /** What was handed to `wait` beside the key, while it is still waited for. */
+  local(key: K): unknown {
+    return this.map.get(key)?.local;
   }
 
   settle(key: K, err?: Error, value?: unknown): void {

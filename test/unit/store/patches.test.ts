@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ChangeSet, RaftChangeSet, StoreActionKind, TaskState, type Task } from "../../../proto/gen/cluster.js";
 import { ConflictError, NotFoundError } from "../../../manager/store/errors.js";
+import { newTask } from "../../support/store/tasks.js";
 import { MemoryStore } from "../../../manager/store/memory.js";
 import { decodeChangeSet, encodeChangeSet } from "../../../manager/store/patches.js";
 
@@ -21,19 +22,6 @@ function logStore() {
   return { store, sizes };
 }
 
-const newTask = (slot: number): Task => ({
-  id: "",
-  serviceId: "svc",
-  slot,
-  nodeId: "",
-  spec: { container: { image: "busybox:1", command: ["sleep", "3600"], args: [], env: ["A=1"], dir: "", user: "", hostname: "", mounts: [], stopGracePeriodMs: 0, labels: { a: "b" } }, networks: [], forceUpdate: 0 },
-  specVersion: 1,
-  desiredState: TaskState.TASK_STATE_RUNNING,
-  status: { state: TaskState.TASK_STATE_PENDING, timestamp: 1, message: "", err: "", pendingReason: "", restartNotBefore: 0 },
-  networks: [],
-  assignedGenericResources: [],
-  annotations: { name: `svc.${slot}`, labels: {} },
-});
 
 describe("the Raft log's change sets", () => {
   it("carry a placement or a report as a patch, and rebuild the same task a whole encoding gives", async () => {
