@@ -65,6 +65,30 @@ describe("agent session", () => {
     expect(beats).toBeGreaterThanOrEqual(4);
   });
 
+  it("sends no beat while its reports show it alive, and beats again once they stop", async () => {
+    const seen: { kind: string; at: number }[] = [];
+    const addr = await dispatcher((call) => {
+      call.write(message({}));
+      call.on("data", (m: AgentMessage) => seen.push({ kind: m.msg?.$case ?? "", at: Date.now() }));
+    });
+    const s = open(addr);
+    await sleep(300);
+    // A report every 40 ms for a second, well inside the 100 ms between beats of a 200 ms period.
+    const reporting = setInterval(() => s.report([{ taskId: `t${Date.now()}`, status: { state: TaskState.TASK_STATE_RUNNING, timestamp: Date.now(), message: "", err: "", pendingReason: "", restartNotBefore: 0 } }]), 40);
+    const from = Date.now();
+    await sleep(1000);
+    clearInterval(reporting);
+    const to = Date.now();
+    await sleep(600);
+    const during = seen.filter((m) => m.at > from + 100 && m.at < to);
+    expect(during.filter((m) => m.kind === "statuses").length).toBeGreaterThanOrEqual(10);
+    expect(during.filter((m) => m.kind === "heartbeat").length).toBeLessThanOrEqual(2);
+    expect(seen.filter((m) => m.kind === "heartbeat" && m.at > to + 100).length).toBeGreaterThanOrEqual(3);
+    // Never silent for long: the dispatcher marks a node down after 5 periods (1 s here).
+    const gaps = seen.slice(1).map((m, i) => m.at - seen[i].at);
+    expect(Math.max(...gaps)).toBeLessThan(600);
+  });
+
   it("hands on the whole set first, then only what changed", async () => {
     const got: Assignments[] = [];
     const addr = await dispatcher((call) => {
