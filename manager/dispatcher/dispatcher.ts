@@ -10,6 +10,7 @@ import { NetworkViews } from "../allocator/netviews.js";
 import { isAllocated } from "../allocator/plan.js";
 import { writeInChunks } from "../store/chunks.js";
 import { byNodeId, type ReadTx, type Store, type StoreEvent } from "../store/types.js";
+import { PushBudget } from "./budget.js";
 import { liveness } from "./liveness.js";
 
 export const DEFAULT_HEARTBEAT_PERIOD_MS = 500;
@@ -61,6 +62,11 @@ export class Dispatcher {
   private readonly full = new Set<string>();
   /** Per node: tasks to send (added, or desired state or spec changed) and ids gone. */
   private readonly changed = new Map<string, Set<string>>();
+  /** Per node with a session: how soon its changes may be pushed again. */
+  private readonly budget = new PushBudget();
+  /** Wakes a flush when changes held back by the budget may go (at heldDue). */
+  private heldTimer?: NodeJS.Timeout;
+  private heldDue = Infinity;
   private readonly updates = new Map<string, { nodeId: string; status: TaskStatus }>();
   /** Per node: the networks last sent (encoded), so that only a change is sent again. */
   private readonly sentNetworks = new Map<string, Buffer>();
@@ -101,6 +107,10 @@ export class Dispatcher {
     clearInterval(this.timer);
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+    clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
+    this.heldDue = Infinity;
+    this.budget.clear();
     this.unsubscribe?.();
     for (const s of this.sessions.values()) s.call.emit("error", { code: grpcStatus.UNAVAILABLE, details: "this manager is no longer the leader: reconnect" });
     this.sessions.clear();
@@ -135,7 +145,10 @@ export class Dispatcher {
       }
     });
     const end = () => {
-      if (session && this.sessions.get(session.nodeId) === session) this.sessions.delete(session.nodeId);
+      if (session && this.sessions.get(session.nodeId) === session) {
+        this.sessions.delete(session.nodeId);
+        this.budget.forget(session.nodeId);
+      }
     };
     call.on("end", () => {
       end();
@@ -339,6 +352,8 @@ export class Dispatcher {
     const members = this.o.raftMembers?.() ?? [];
     const roleOf = (node: Node) => ({ role: roleToSend(node), raftMembers: roleToSend(node) === NodeRole.NODE_ROLE_MANAGER ? members : [] });
     const out: { s: Session; m: ManagerMessage }[] = [];
+    const now = this.now();
+    let due = Infinity;
     this.o.store.view((tx) => {
       // Read in the same view as the tasks: a task arrives with the networks it needs.
       const views = networksChanged || full.size > 0 ? networkViews(tx) : undefined;
@@ -357,12 +372,20 @@ export class Dispatcher {
         if (!s || !node) continue;
         const tasks = tx.find("task", byNodeId(id)).filter((t) => (t.status?.state ?? 0) >= TaskState.TASK_STATE_ASSIGNED);
         out.push({ s, m: { ...base, tasks, hasTasks: true, removed: [], ...roleOf(node), ...networksOf(id, true) } });
+        this.budget.spend(id, now);
         told.add(id);
       }
       for (const [id, taskIds] of changed) {
         const s = this.sessions.get(id);
         const node = tx.get("node", id);
         if (!s || !node || this.full.has(id) || full.has(id)) continue;
+        const wait = this.budget.take(id, now);
+        if (wait > 0) {
+          // Pushed to often just now: these wait for the next push, with whatever comes meanwhile.
+          for (const tid of taskIds) this.touch(id, tid);
+          due = Math.min(due, now + wait);
+          continue;
+        }
         const tasks: Task[] = [];
         const removed: string[] = [];
         for (const tid of taskIds) {
@@ -381,6 +404,15 @@ export class Dispatcher {
         if (nets.hasNetworks) out.push({ s, m: { ...base, tasks: [], hasTasks: false, removed: [], ...roleOf(node), ...nets } });
       }
     });
+    if (due < this.heldDue) {
+      clearTimeout(this.heldTimer);
+      this.heldDue = due;
+      this.heldTimer = setTimeout(() => {
+        this.heldTimer = undefined;
+        this.heldDue = Infinity;
+        this.scheduleFlush();
+      }, due - now);
+    }
     for (let i = 0; i < out.length; i += PUSH_SLICE) {
       if (i > 0) await new Promise((r) => setImmediate(r));
       for (const { s, m } of out.slice(i, i + PUSH_SLICE)) {

@@ -47,6 +47,28 @@ describe("dispatcher with simulated agents", () => {
     expect(perNode).toEqual([2, 2, 2, 2]);
   });
 
+  it("gathers a stream of changes to a node into fewer pushes, losing none", async () => {
+    const store = await view();
+    const before = agents.reduce((n, a) => n + a.messages, 0);
+    // 40 scale-ups by one, 10 ms apart: 10 new tasks a node in 0.4 s, each its own change set.
+    for (let replicas = 9; replicas <= 48; replicas++) {
+      await store.update((tx) => {
+        const s = tx.find("service")[0];
+        tx.update("service", { ...s, spec: { ...s.spec!, mode: { $case: "replicated", value: { replicas } } } });
+      });
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await eventually("48 running", () => store.view((tx) => tx.find("task").filter((t) => t.status?.state === TaskState.TASK_STATE_RUNNING).length) === 48);
+    expect(agents.map((a) => a.tasks.length)).toEqual([12, 12, 12, 12]);
+    // A node is pushed to 3 times at once, then once per 300 ms: about 5 times each in 0.4 s.
+    expect(agents.reduce((n, a) => n + a.messages, 0) - before).toBeLessThan(30);
+    await store.update((tx) => {
+      const s = tx.find("service")[0];
+      tx.update("service", { ...s, spec: { ...s.spec!, mode: { $case: "replicated", value: { replicas: 8 } } } });
+    });
+    await eventually("8 running", () => store.view((tx) => tx.find("task").filter((t) => t.status?.state === TaskState.TASK_STATE_RUNNING).length) === 8);
+  });
+
   it("marks a silent node down and runs its tasks elsewhere", async () => {
     const store = await view();
     agents[3].stop();

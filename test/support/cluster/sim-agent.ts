@@ -16,6 +16,8 @@ export class SimAgent {
   readonly session: Session;
   private readonly known = new Map<string, TaskStatusUpdate>();
   private readonly assigned = new Map<string, Task>();
+  /** Assignment messages received. */
+  messages = 0;
 
   constructor(
     readonly nodeId: string,
@@ -49,6 +51,7 @@ export class SimAgent {
 
   /** Only what changed is looked at, as a fast worker would. */
   private assign(a: Assignments): void {
+    this.messages++;
     hold(this.assigned, a);
     const out: TaskStatusUpdate[] = [];
     const now = Date.now();
