@@ -83,7 +83,9 @@ export function indexKeys(kind: Kind, o: StoreObject): Partial<Record<IndexName,
   if (kind === "task") {
     const t = o as Task;
     keys.serviceId = t.serviceId;
-    keys.nodeId = t.nodeId;
+    // Not under "" while unplaced: the scheduler finds those by the pending key, and a set of
+    // every new task, filled and emptied again by each placement, cost more than the rest.
+    if (t.nodeId) keys.nodeId = t.nodeId;
     if ((t.status?.state ?? 0) === TaskState.TASK_STATE_PENDING) keys.taskState = PENDING;
     if (isRunning(t)) keys.runningOf = t.serviceId;
     return keys;
@@ -100,7 +102,7 @@ export function indexKeys(kind: Kind, o: StoreObject): Partial<Record<IndexName,
 
 /** Whether `find(kind, {index, value})` is answered from a kept index (else by a scan). */
 export function isKept(kind: Kind, index: IndexName, value: string): boolean {
-  if (kind === "task") return index === "serviceId" || index === "nodeId" || index === "runningOf" || (index === "taskState" && value === PENDING);
+  if (kind === "task") return index === "serviceId" || (index === "nodeId" && value !== "") || index === "runningOf" || (index === "taskState" && value === PENDING);
   return index === "name" || (kind === "node" && (index === "role" || index === "membership"));
 }
 
