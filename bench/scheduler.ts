@@ -97,8 +97,12 @@ class Managers {
   }
 }
 
-/** Joins `n` simulated nodes through the manager at `addr`, following it to the leader. */
-async function joinNodes(addr: string, token: string, n: number, prefix: string): Promise<string[]> {
+/**
+ * Joins `n` simulated nodes through the manager at `addr`, following it to the leader, 200 at a
+ * time; `joined` hears each batch as it joins, so their agents can open their sessions before a
+ * joined node's silence gets it marked down.
+ */
+async function joinNodes(addr: string, token: string, n: number, prefix: string, joined: (ids: string[]) => void = () => undefined): Promise<string[]> {
   // One client per manager, closed only at the end: 200 joins run at once, and one of them
   // following the leader elsewhere must not close the channel under the others.
   const clients = new Map<string, DispatcherClient>();
@@ -124,7 +128,9 @@ async function joinNodes(addr: string, token: string, n: number, prefix: string)
     }
   };
   for (let i = 0; i < n; i += 200) {
-    ids.push(...(await Promise.all(Array.from({ length: Math.min(200, n - i) }, (_, j) => joinOne(`${prefix}${i + j}`)))));
+    const batch = await Promise.all(Array.from({ length: Math.min(200, n - i) }, (_, j) => joinOne(`${prefix}${i + j}`)));
+    ids.push(...batch);
+    joined(batch);
   }
   for (const c of clients.values()) c.close();
   return ids;
@@ -154,9 +160,14 @@ export async function main(): Promise<void> {
     await m.start();
     const control = new ControlClient(m.addrs[0], credentials.createInsecure(), { "grpc.max_receive_message_length": 256 * 1024 * 1024 });
     const { worker } = await call<{ worker: string }>(control, "getJoinTokens", {});
-    const ids = await joinNodes(m.addrs[0], worker, NODES, "sim");
-    for (const id of ids) agents.push(new SimAgent(id, m.addrs));
-    for (const a of agents) a.start();
+    const startAgents = (ids: string[]) => {
+      for (const id of ids) {
+        const a = new SimAgent(id, m.addrs);
+        agents.push(a);
+        a.start();
+      }
+    };
+    await joinNodes(m.addrs[0], worker, NODES, "sim", startAgents);
     for (let waited = 0, ready = 0; (ready = await readyNodes(control)) < NODES; waited += 200) {
       if (waited > 0 && waited % 5000 === 0) console.log(`${ready} of ${NODES} simulated nodes ready`);
       if (waited > 120_000) throw new Error(`only ${ready} of ${NODES} simulated nodes ready after 120 s`);
@@ -214,12 +225,7 @@ export async function main(): Promise<void> {
     // Phase 2: idle nodes heartbeating.
     const more = IDLE_NODES - NODES;
     if (more > 0) {
-      const extra = await joinNodes(m.addrs[0], worker, more, "idle");
-      for (const id of extra) {
-        const a = new SimAgent(id, m.addrs);
-        agents.push(a);
-        a.start();
-      }
+      await joinNodes(m.addrs[0], worker, more, "idle", startAgents);
       while ((await readyNodes(control)) < IDLE_NODES) await sleep(500);
     }
     await sleep(2000);
