@@ -225,7 +225,11 @@ export async function main(): Promise<void> {
     // Phase 2: idle nodes heartbeating.
     const more = IDLE_NODES - NODES;
     if (more > 0) {
-      await joinNodes(m.addrs[0], worker, more, "idle", startAgents);
+      // Joined first, sessions opened after. Opened batch by batch as in phase 1, 4,000 joins
+      // (a certificate signed each) beside thousands of live sessions held the leader's thread
+      // long enough to lose heartbeats and then leadership, over and over (docs/benchmarks.md,
+      // 3 December, third session): a phase-2 figure of 64 % instead of 31 %.
+      startAgents(await joinNodes(m.addrs[0], worker, more, "idle"));
       while ((await readyNodes(control)) < IDLE_NODES) await sleep(500);
     }
     await sleep(2000);
