@@ -153,10 +153,10 @@ export class Session {
     const updates = [...this.pending.values()];
     this.pending.clear();
     this.call.write({ msg: { $case: "statuses", value: { updates } } });
-    // The dispatcher counts any message as a sign of life, so a report is this beat: the next is
-    // due a whole interval from now. A busy node (a hundred tasks starting) then sends reports
-    // instead of reports and beats; with 1,000 nodes beating 4 times a second, the beats were a
-    // sixth of the leader's work while it placed 100,000 tasks.
+    // The dispatcher counts any message as a sign of life, so a report stands for a beat: the
+    // next is due a whole interval from now, and a busy node (tasks starting) sends its reports
+    // alone. Placing 100,000 tasks on 1,000 nodes, the leader then heard 17,000 beats in the busy
+    // phase, where twice a period would be about 52,000.
     this.heartbeat?.refresh();
   }
 
