@@ -238,6 +238,7 @@ export class Dispatcher {
           this.sessions.get(id)?.call.emit("error", { code: grpcStatus.NOT_FOUND, details: `node ${id} was removed from the swarm` });
           this.sessions.delete(id);
           this.lastSeen.delete(id);
+          this.budget.forget(id);
         }
         any = true;
       } else any = true;
