@@ -37,7 +37,7 @@ function managerView(m: Manager, n: Node): Node {
   if (!m.raft) {
     // The etcd store: the election names the leader; campaigning managers are reachable.
     const leader = n.managerStatus.addr === m.leaderAddr();
-    const reachable = leader || m.managerAddrs().includes(n.managerStatus.addr);
+    const reachable = leader || m.etcd!.managerAddrs().includes(n.managerStatus.addr);
     return { ...n, managerStatus: { ...n.managerStatus, leader, reachability: reachable ? Reachability.REACHABILITY_REACHABLE : Reachability.REACHABILITY_UNREACHABLE } };
   }
   const s = m.raft.status();

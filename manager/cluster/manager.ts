@@ -7,6 +7,8 @@ import { Role } from "../raft/core/api.js";
 import { RaftNode, type MemberInfo } from "../raft/node.js";
 import { raftStore } from "../store/raft.js";
 import type { MemoryStore } from "../store/memory.js";
+import { byRole } from "../store/types.js";
+import { NodeRole } from "../../proto/gen/cluster.js";
 import { StoreLoop } from "../store/loop.js";
 import { Orchestrator } from "../orchestrator/orchestrator.js";
 import { Scheduler } from "../scheduler/scheduler.js";
@@ -145,7 +147,13 @@ export class Manager {
 
   /** Cluster addresses of every manager, this one first. */
   managerAddrs(): string[] {
-    if (this.etcd) return this.etcd.managerAddrs();
+    if (this.etcd) {
+      // Not only those campaigning now: a manager whose lease lapsed for a moment (a busy host)
+      // is still one to try. Agents take this list as theirs: given only the one manager that
+      // led a second ago, they would ask nobody else once it stopped leading.
+      const stored = this.store.view((tx) => tx.find("node", byRole(NodeRole.NODE_ROLE_MANAGER))).map((n) => n.managerStatus?.addr ?? "");
+      return [...new Set([...this.etcd.managerAddrs(), ...stored.filter((a) => a !== "")])];
+    }
     const members = Object.values(this.raft!.status().members).map((m) => m.clientAddress ?? m.raftAddress);
     return [this.o.addr, ...members.filter((a) => a !== this.o.addr)];
   }

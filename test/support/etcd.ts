@@ -157,6 +157,11 @@ export class EtcdCluster {
     return this.members[i].kill("SIGKILL");
   }
 
+  /** Freezes (SIGSTOP) or thaws (SIGCONT) one member: cut off without a closed connection. */
+  pause(i: number, paused = true): void {
+    if (this.members[i].alive) process.kill(this.members[i].pid!, paused ? "SIGSTOP" : "SIGCONT");
+  }
+
   /** Starts a killed member again on its data dir; it rejoins as a follower. */
   restart(i: number): void {
     if (!this.members[i].alive) this.members[i].start();

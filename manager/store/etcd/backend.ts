@@ -82,9 +82,14 @@ export class EtcdBackend {
     return this.leading && this.election.isLeader();
   }
 
-  /** The leading manager's cluster address, as last seen in etcd. */
+  /**
+   * The leading manager's cluster address, as last seen in etcd. Never this manager's own while it
+   * does not lead: cut off from etcd, its last view names itself until etcd answers again, and
+   * agents sent here would be sent here again.
+   */
   leaderAddr(): string | undefined {
-    return this.election.leader();
+    const at = this.election.leader();
+    return at === this.o.addr && !this.isLeader() ? undefined : at;
   }
 
   /** Cluster addresses of every campaigning manager, this one first. */
