@@ -48,19 +48,35 @@ describe.each(STORES)("faults on a 3+2 lab (%s store)", (store) => {
     // the lab's clean-up of the host's containers: the survivors are asked while it runs.
     const killed = Date.now();
     const kill = labKill(c.name, c.host(old));
-    await eventually("a new leader answers service ls", async () => {
-      const lead = (await c.nodes(alive[0])).find((n) => n.managerStatus?.leader);
-      return !!lead && lead.description?.hostname !== c.host(old) && (await c.services(alive[0])).length > 0;
-    }, 30_000, 20);
-    figure(`${store}_leader_kill_to_service_ls_ms`, Date.now() - killed);
-    await kill;
-    await eventually("a new leader shown", () => leader() !== old, 30_000);
-    const before = Date.now();
-    c.ok(alive[1], "service", "create", "-d", "--name", "after", "--replicas", "3", "busybox:1", "sleep", "3600");
-    figure(`${store}_service_create_after_leader_kill_ms`, Date.now() - before);
-    await eventually("after: 3 running", async () => total(await c.running("after", alive[0])) === 3, 30_000, 200);
-    await labStart(c.name, c.host(old));
-    alive = ["m1", "m2", "m3"];
+    // The tests after this one need all three managers: the killed one is started again even when
+    // this one fails, so one failure is not reported five times.
+    try {
+      await eventually("a new leader answers service ls", async () => {
+        const lead = (await c.nodes(alive[0])).find((n) => n.managerStatus?.leader);
+        return !!lead && lead.description?.hostname !== c.host(old) && (await c.services(alive[0])).length > 0;
+      }, 30_000, 20);
+      figure(`${store}_leader_kill_to_service_ls_ms`, Date.now() - killed);
+      await kill;
+      await eventually("a new leader shown", () => leader() !== old, 30_000);
+      const before = Date.now();
+      const create = ["service", "create", "-d", "--name", "after", "--replicas", "3", "busybox:1", "sleep", "3600"];
+      const r = c.shoal(alive[1], ...create);
+      if (r.code === 0) figure(`${store}_service_create_after_leader_kill_ms`, Date.now() - before);
+      else {
+        // Leadership moved again mid-call (on a busy machine an etcd lease can lapse right after a
+        // takeover): the CLI says so in one line, and the user does what it says: checks, and tries again.
+        expect(r.err.trim().split("\n")).toHaveLength(1);
+        expect(r.err).toMatch(/may not have been carried out; check, and try again/);
+        await eventually("a leader answers service ls", async () => (await c.services(alive[0])).length > 0, 30_000);
+        const made = (await c.services(alive[0])).some((s) => s.service?.spec?.annotations?.name === "after");
+        if (!made) c.ok(alive[1], ...create);
+      }
+      await eventually("after: 3 running", async () => total(await c.running("after", alive[0])) === 3, 30_000, 200);
+    } finally {
+      await kill.catch(() => undefined);
+      await labStart(c.name, c.host(old));
+      alive = ["m1", "m2", "m3"];
+    }
     await eventually("old leader ready again", async () => (await c.nodeState(old, alive.find((m) => m !== old))) === NodeState.NODE_STATE_READY, 30_000);
     for (const s of await c.services(alive.find((m) => m !== old))) {
       const running = (await c.tasks(s.service!.id, alive.find((m) => m !== old))).tasks.filter(isRunning).length;

@@ -2,14 +2,15 @@
 // namespaces, the CLI run on a host as a user would (`shoal lab exec HOST -- shoal ...`), and the
 // Control API read from outside to wait for convergence.
 import { execFile, spawnSync } from "node:child_process";
-import { appendFileSync, mkdirSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
+import { afterEach } from "vitest";
 import { NodeState, TaskState, type Node, type Task } from "../../proto/gen/cluster.js";
 import { ControlClient, type ListTasksResponse, type ServiceStatus } from "../../proto/gen/swarm.js";
 import { HOST_SOCKET, socketFromOutside } from "../../lab/host.js";
 import { labDown, labUp } from "../../lab/lab.js";
-import { findHost, mustLoadLab, type LabState } from "../../lab/state.js";
+import { findHost, hostDir, mustLoadLab, type LabState } from "../../lab/state.js";
 
 export const CLI = process.env.SHOAL_CLI ?? join(process.cwd(), "dist/cli/main.js");
 
@@ -23,8 +24,23 @@ export interface Run {
   err: string;
 }
 
+/** Labs up in this file: a failed test prints the end of their daemons' logs (CI keeps no lab dir). */
+const up = new Set<Cluster>();
+afterEach((ctx) => {
+  if (ctx.task.result?.state !== "fail") return;
+  for (const c of up) {
+    try {
+      console.log(c.logTails());
+    } catch (err) {
+      console.log(`(no daemon logs of lab ${c.name}: ${(err as Error).message})`);
+    }
+  }
+});
+
 export class Cluster {
-  constructor(readonly name: string) {}
+  constructor(readonly name: string) {
+    up.add(this);
+  }
 
   static async up(name: string, managers = 3, workers = 2, store: Store = "raft"): Promise<Cluster> {
     await labDown(name).catch(() => undefined);
@@ -39,9 +55,26 @@ export class Cluster {
   }
 
   async down(): Promise<void> {
+    up.delete(this);
     // For a post-mortem of a failed run: the hosts' daemon logs survive in the lab dir.
     if (process.env.SHOAL_E2E_KEEP) return;
     await labDown(this.name);
+  }
+
+  /** The last lines of each host's daemon log, a session retry repeated only once in a row. */
+  logTails(lines = 25): string {
+    const out: string[] = [];
+    for (const h of this.lab.hosts) {
+      const file = join(hostDir(this.lab, h.name), "daemon.log");
+      if (!existsSync(file)) continue;
+      const kept: string[] = [];
+      for (const l of readFileSync(file, "utf8").split("\n")) {
+        const same = (x: string | undefined) => x?.replace(/^\S+ /, "") === l.replace(/^\S+ /, "");
+        if (l && !same(kept.at(-1))) kept.push(l);
+      }
+      out.push(`--- ${h.name} (${file}), last ${lines} lines:`, ...kept.slice(-lines));
+    }
+    return out.join("\n");
   }
 
   get lab(): LabState {
