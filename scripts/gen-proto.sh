@@ -14,9 +14,3 @@ for f in proto/gen/*.ts; do
   grep -q 'longToNumber(reader.uint64())' "$f" || continue
   sed -i -e 's/longToNumber(reader\.uint64())/readUint64(reader)/g' -e '0,/^import /s//import { readUint64 } from "..\/uint64.js";\nimport /' "$f"
 done
-# gRPC serializers encode into one reused writer (proto/writer.ts: a new one per message was a
-# third to half of a small message's encoding time).
-for f in proto/gen/*.ts; do
-  grep -q 'Buffer.from([A-Za-z]*\.encode(value)\.finish())' "$f" || continue
-  sed -i -E -e 's/Buffer\.from\(([A-Za-z]+)\.encode\(value\)\.finish\(\)\)/serializeShared(\1, value)/g' -e '0,/^import /s//import { serializeShared } from "..\/writer.js";\nimport /' "$f"
-done

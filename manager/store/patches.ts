@@ -5,7 +5,6 @@
 // update from the task it holds at the version the writer read, before applying it. The rebuilt
 // change set is the one the writer proposed, so apply (and every check it makes) is unchanged.
 import { type ChangeSet, RaftChangeSet, StoreActionKind, type StoreAction, type Task, type TaskPatch } from "../../proto/gen/cluster.js";
-import { encodeShared } from "../../proto/writer.js";
 import type { Source } from "./tx.js";
 
 /** What a patch is made against and rebuilt from: the committed store. */
@@ -31,7 +30,7 @@ export function encodeChangeSet(cs: ChangeSet, store: Holder): Uint8Array {
       patches.push(patch);
     } else actions?.push(a);
   }
-  return encodeShared(RaftChangeSet, { actions: actions ?? cs.actions, timestamp: cs.timestamp, taskPatches: patches ?? [] });
+  return RaftChangeSet.encode({ actions: actions ?? cs.actions, timestamp: cs.timestamp, taskPatches: patches ?? [] }).finish();
 }
 
 function patchOf(t: Task, store: Holder, at: number): TaskPatch | undefined {

@@ -5,7 +5,6 @@
 import { close, closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, unlinkSync, write } from "node:fs";
 import { join } from "node:path";
 import { Entry, HardState } from "../../../proto/gen/raft.js";
-import { encodeShared } from "../../../proto/writer.js";
 import { encodeMarker, encodeRecords, makeRecord, RecordType, type Record, type RecordSealer } from "./record.js";
 import { replay, type WalState } from "./replay.js";
 import { parseSegmentName, segmentFileName, zeroFill, type SegmentName } from "./segment.js";
@@ -102,7 +101,7 @@ export class Wal {
   save(hardState: HardState | undefined, entries: Entry[], sync = true): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     if (entries.length > 0) {
-      for (const e of entries) this.pending.push(makeRecord(RecordType.Entry, encodeShared(Entry, e), this.sealer));
+      for (const e of entries) this.pending.push(makeRecord(RecordType.Entry, Entry.encode(e).finish(), this.sealer));
       this.pendingFirstIndex = Math.min(this.pendingFirstIndex ?? Infinity, entries[0]!.index);
       this.queuedLastIndex = entries.at(-1)!.index;
     }
