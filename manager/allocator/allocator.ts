@@ -3,17 +3,21 @@
 // gives it its addresses. Each object is re-read in its own sub-transaction and written only if
 // it still needs what was decided; anything left undone is decided again on the next pass.
 import { type Task, TaskState } from "../../proto/gen/cluster.js";
-import type { Store, WatchFilter } from "../store/types.js";
+import { byAllocation, type Store, type WatchFilter } from "../store/types.js";
 import { DEFAULT_ALLOCATOR_OPTIONS, holdsAddresses, isAllocated, planAllocation, type AllocatorOptions } from "./plan.js";
 
 /**
  * What wakes the allocator: a task to allocate or release, a network, service or node to allocate
  * for. Agents' progress reports on allocated tasks, by far the most events, are neither; nor are
- * tasks on no network (each woke a pass over every task when it was made or deleted).
+ * tasks on no network (each woke a pass over every task when it was made or deleted). A pass
+ * reads only the tasks on some network or still NEW (byAllocation).
  */
 export const ALLOCATOR_FILTER: WatchFilter = {
   kinds: ["task", "service", "network", "node"],
   match: (e) => {
+    // A node needs an ingress address when it joins and frees it when it goes; its state
+    // (ready, down: thousands of writes while nodes join) changes nothing here.
+    if (e.kind === "node") return e.action !== "update";
     if (e.kind !== "task") return true;
     const [o, n] = [e.old as Task | undefined, e.new as Task | undefined];
     // A task to allocate (one that needs no address is made PENDING, not NEW), or addresses
@@ -34,7 +38,7 @@ const told = new WeakMap<Store, Set<string>>();
 /** One pass. Returns how many tasks became PENDING. */
 export async function allocate(store: Store, now: number, opts: AllocateOptions = {}): Promise<number> {
   const plan = store.view((tx) =>
-    planAllocation({ networks: tx.find("network"), services: tx.find("service"), nodes: tx.find("node"), tasks: tx.find("task") }, now, { ...DEFAULT_ALLOCATOR_OPTIONS, ...opts }),
+    planAllocation({ networks: tx.find("network"), services: tx.find("service"), nodes: tx.find("node"), tasks: tx.find("task", byAllocation()) }, now, { ...DEFAULT_ALLOCATOR_OPTIONS, ...opts }),
   );
   const before = told.get(store) ?? new Set<string>();
   for (const p of plan.problems) if (!before.has(p)) opts.log?.(`allocator: ${p}`);

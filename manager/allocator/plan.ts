@@ -111,7 +111,9 @@ export function planAllocation(objs: ClusterObjects, now: number, o: AllocatorOp
     for (const a of t.networks) for (const addr of a.addresses) reserve(a.networkId, addr, `task ${t.id}`);
   }
   const nodeHasIngress = new Set<string>();
-  for (const n of [...objs.nodes].sort(byAge)) {
+  // Sorted for a fixed order among clashes; only the nodes holding some address need it (a pass
+  // runs on every join, over every node).
+  for (const n of objs.nodes.filter((x) => (x.attachments?.networks.length ?? 0) > 0).sort(byAge)) {
     for (const a of n.attachments?.networks ?? []) {
       const kept = a.networkId === ingress?.id && a.addresses.length === 1 && reserve(a.networkId, a.addresses[0], `node ${n.id}`);
       if (kept) nodeHasIngress.add(n.id);
@@ -137,8 +139,8 @@ export function planAllocation(objs: ClusterObjects, now: number, o: AllocatorOp
   }
   if (ingress) {
     const space = spaces.get(ingress.id)!;
-    for (const n of [...objs.nodes].sort(byAge)) {
-      if (nodeHasIngress.has(n.id) && n.attachments!.networks.length === 1) continue;
+    // Only nodes to write are sorted: in a settled swarm, none.
+    for (const n of objs.nodes.filter((x) => !(nodeHasIngress.has(x.id) && x.attachments!.networks.length === 1)).sort(byAge)) {
       const kept = n.attachments?.networks.find((a) => a.networkId === ingress.id && nodeHasIngress.has(n.id));
       const ip = kept ? undefined : space.next(`node ${n.id}`);
       if (!kept && ip === undefined) {

@@ -13,7 +13,7 @@ export type StoreObject = ObjectOf[Kind];
 export const KINDS: readonly Kind[] = ["cluster", "node", "service", "task", "network"];
 
 /** Secondary indexes a `find` can use. Each maps an object to the keys it is found under. */
-export type IndexName = "name" | "serviceId" | "nodeId" | "slot" | "desiredState" | "taskState" | "role" | "membership" | "runningOf";
+export type IndexName = "name" | "serviceId" | "nodeId" | "slot" | "desiredState" | "taskState" | "role" | "membership" | "runningOf" | "allocation";
 
 /** Kinds whose names are unique (case-insensitive): a second object with the same name is refused. */
 export const UNIQUE_NAMES: ReadonlySet<Kind> = new Set<Kind>(["cluster", "service", "network"]);
@@ -59,8 +59,21 @@ export function keyOf(kind: Kind, o: StoreObject, index: IndexName): string | un
       return kind === "node" ? String((o as Node).membership) : undefined;
     case "runningOf":
       return kind === "task" && isRunning(o as Task) ? (o as Task).serviceId : undefined;
+    case "allocation":
+      return kind === "task" && forAllocator(o as Task) ? ALLOCATION : undefined;
   }
 }
+
+/**
+ * A task the allocator and the network views read: one on some network (it holds addresses, or
+ * held them), or one still NEW (waiting for them). Tasks on no network, most of a large
+ * cluster's, are created PENDING and never in it.
+ */
+function forAllocator(t: Task): boolean {
+  return t.networks.length > 0 || (t.status?.state ?? TaskState.TASK_STATE_NEW) === TaskState.TASK_STATE_NEW;
+}
+
+export const ALLOCATION = "1";
 
 /** Running and meant to run: what `service ls` counts as a service's running replicas. */
 function isRunning(t: Task): boolean {
@@ -73,7 +86,8 @@ const PENDING = String(TaskState.TASK_STATE_PENDING);
  * The index keys the store keeps for an object, for what the control loops ask on every pass:
  * tasks by service and node, the scheduler's pending queue, each service's running tasks (so
  * `service ls` counts them without reading every task: the 100,000-task bench polled it 4 times
- * a second), names of the named kinds, nodes by role and membership. Every task write touches
+ * a second), the tasks the allocator reads (a pass over every task, woken by each node joining,
+ * held a 5,000-node leader's thread for most of a mass join), names of the named kinds, nodes by role and membership. Every task write touches
  * each of these, so no more are kept (a task's
  * state moving through a 100,000-entry set per state cost every manager more than the write).
  * A `find` by anything else scans (isKept says which).
@@ -88,6 +102,7 @@ export function indexKeys(kind: Kind, o: StoreObject): Partial<Record<IndexName,
     if (t.nodeId) keys.nodeId = t.nodeId;
     if ((t.status?.state ?? 0) === TaskState.TASK_STATE_PENDING) keys.taskState = PENDING;
     if (isRunning(t)) keys.runningOf = t.serviceId;
+    if (forAllocator(t)) keys.allocation = ALLOCATION;
     return keys;
   }
   const name = nameOf(kind, o);
@@ -102,7 +117,7 @@ export function indexKeys(kind: Kind, o: StoreObject): Partial<Record<IndexName,
 
 /** Whether `find(kind, {index, value})` is answered from a kept index (else by a scan). */
 export function isKept(kind: Kind, index: IndexName, value: string): boolean {
-  if (kind === "task") return index === "serviceId" || (index === "nodeId" && value !== "") || index === "runningOf" || (index === "taskState" && value === PENDING);
+  if (kind === "task") return index === "serviceId" || (index === "nodeId" && value !== "") || index === "runningOf" || (index === "taskState" && value === PENDING) || index === "allocation";
   return index === "name" || (kind === "node" && (index === "role" || index === "membership"));
 }
 

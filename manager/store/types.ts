@@ -16,6 +16,8 @@ export const byNodeId = (id: string): By => ({ index: "nodeId", value: id });
 export const byRunningOf = (serviceId: string): By => ({ index: "runningOf", value: serviceId });
 export const byDesiredState = (s: number): By => ({ index: "desiredState", value: String(s) });
 export const byTaskState = (s: number): By => ({ index: "taskState", value: String(s) });
+/** Tasks on some network or still NEW: all the allocator and the network views read. */
+export const byAllocation = (): By => ({ index: "allocation", value: "1" });
 export const byRole = (r: number): By => ({ index: "role", value: String(r) });
 export const byMembership = (m: number): By => ({ index: "membership", value: String(m) });
 export const byIdPrefix = (p: string): By => ({ idPrefix: p });

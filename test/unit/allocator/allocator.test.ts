@@ -1,8 +1,10 @@
 import { describe, expect, test } from "vitest";
-import { TaskState } from "../../../proto/gen/cluster.js";
+import { NodeState, TaskState } from "../../../proto/gen/cluster.js";
 import { MemoryStore } from "../../../manager/store/memory.js";
 import { checkNetworkSpec, ingressNetworkSpec, networkInUse } from "../../../manager/allocator/networks.js";
 import { planAllocation } from "../../../manager/allocator/plan.js";
+import { ALLOCATOR_FILTER } from "../../../manager/allocator/allocator.js";
+import { byAllocation, type StoreEvent } from "../../../manager/store/types.js";
 import { addressOf } from "../../../manager/allocator/pools.js";
 import { addressOf as taskAddress, AllocCluster } from "./cluster.js";
 
@@ -165,6 +167,30 @@ describe("tasks and services", () => {
     await c.node("n3");
     await c.pass();
     expect(addr("n3")?.addresses).toEqual(["10.0.0.4/24"]); // above the highest, not the just-freed .2
+  });
+
+  test("a node's state changing wakes no pass; the pass reads only tasks on a network or still NEW", async () => {
+    const c = new AllocCluster();
+    const net = await c.network("a");
+    await c.node("n1");
+    const on = await c.service("on", { networks: [net] });
+    const off = await c.service("off");
+    const [t1, t2] = [await c.task(on, 1), await c.task(off, 1)];
+    const allocation = () => c.store.view((tx) => tx.find("task", byAllocation()).map((t) => t.id).sort());
+    // The task on no network is made PENDING, needing nothing: it is never in the index.
+    expect(c.get("task", t2).status?.state).toBe(TaskState.TASK_STATE_PENDING);
+    expect(allocation()).toEqual([t1]);
+    await c.pass();
+    await c.advance(t1, TaskState.TASK_STATE_RUNNING, "n1");
+    await c.advance(t2, TaskState.TASK_STATE_RUNNING, "n1");
+    expect(allocation()).toEqual([t1]); // it holds an address, to be freed when it ends
+    const n = c.get("node", "n1");
+    const down = structuredClone(n);
+    down.status!.state = NodeState.NODE_STATE_DOWN;
+    const wakes = (e: StoreEvent) => !!ALLOCATOR_FILTER.match?.(e);
+    expect(wakes({ kind: "node", action: "update", version: 2, old: n, new: down })).toBe(false);
+    expect(wakes({ kind: "node", action: "create", version: 2, new: n })).toBe(true);
+    expect(wakes({ kind: "node", action: "delete", version: 2, old: n })).toBe(true);
   });
 });
 
