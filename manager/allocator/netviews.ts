@@ -1,10 +1,11 @@
 // What each agent must be told about the overlay networks it serves, read from the store: for
 // every network with a task on the node (and the ingress network on every node), the endpoints
-// on other nodes (for the VXLAN forwarding and neighbour entries) and the services on it (for
-// DNS and load balancing). Built once per read for all nodes; the dispatcher pushes forNode().
-import { EndpointMode, PublishMode, TaskState, type Network, type NetworkPeer, type NodeNetwork, type ServiceRecord } from "../../proto/gen/cluster.js";
+// on other nodes (for the VXLAN forwarding and neighbour entries; the other nodes' ingress
+// addresses only where a mesh task runs) and the services on it (for DNS and load balancing).
+// Built once per read for all nodes; the dispatcher pushes forNode().
+import { EndpointMode, PublishMode, TaskState, type Network, type NetworkPeer, type NodeNetwork, type ServiceRecord, type Task } from "../../proto/gen/cluster.js";
 import { macOf } from "../../agent/network/overlay/mac.js";
-import type { ReadTx } from "../store/types.js";
+import { byAllocation, type ReadTx } from "../store/types.js";
 import { holdsAddresses, isAllocated, usesIngress } from "./plan.js";
 
 interface Endpoint {
@@ -52,8 +53,16 @@ export class NetworkViews {
       }
     }
     const nodeNetworks = new Map<string, Set<string>>();
-    const tasks = tx.find("task");
+    // Only tasks on some network have endpoints or records: in a large cluster most have none,
+    // and the views are built on every change to any network's members.
+    const tasks = tx.find("task", byAllocation()).filter((t) => t.networks.length > 0);
+    const runningOf = new Map<string, Task[]>();
     for (const t of tasks) {
+      if (t.desiredState === TaskState.TASK_STATE_RUNNING && t.status?.state === TaskState.TASK_STATE_RUNNING) {
+        const list = runningOf.get(t.serviceId);
+        if (list) list.push(t);
+        else runningOf.set(t.serviceId, [t]);
+      }
       // From ASSIGNED on, the container may exist on its node: its frames must find it.
       if (!t.nodeId || !holdsAddresses(t) || (t.status?.state ?? 0) < TaskState.TASK_STATE_ASSIGNED) continue;
       for (const a of t.networks) {
@@ -65,11 +74,11 @@ export class NetworkViews {
         set.add(a.networkId);
       }
     }
-    const running = tasks.filter((t) => t.desiredState === TaskState.TASK_STATE_RUNNING && t.status?.state === TaskState.TASK_STATE_RUNNING);
     for (const s of tx.find("service")) {
-      const mine = running.filter((t) => t.serviceId === s.id);
       const attached = (s.spec?.task?.networks ?? []).map((a) => ({ id: a.target, aliases: a.aliases }));
       if (ingressId && usesIngress(s)) attached.push({ id: ingressId, aliases: [] });
+      if (attached.length === 0) continue;
+      const mine = runningOf.get(s.id) ?? [];
       for (const { id, aliases } of attached) {
         const info = networks.get(id);
         if (!info) continue;
@@ -92,6 +101,13 @@ export class NetworkViews {
     return new NetworkViews(networks, nodeIps, ingressAddress, nodeNetworks, ingressId);
   }
 
+  /** Nodes running a task on the ingress network: the only ones told of the other nodes' ingress addresses. */
+  meshNodes(): string[] {
+    const id = this.ingressId;
+    if (!id) return [];
+    return [...this.nodeNetworks].filter(([, nets]) => nets.has(id)).map(([n]) => n);
+  }
+
   /** The networks a node serves, each with its peers on other nodes and its services. */
   forNode(nodeId: string): NodeNetwork[] {
     const ids = new Set(this.nodeNetworks.get(nodeId) ?? []);
@@ -103,10 +119,15 @@ export class NetworkViews {
       const cfg = n.ipam!.configs[0];
       const ingress = id === this.ingressId;
       const prefix = cfg.subnet.split("/")[1];
+      // The other nodes' own ingress addresses matter only where a mesh task runs: its replies
+      // go back through the node that took the connection (the mesh's return routes). A node
+      // with no such task only forwards to tasks, so it is not told of every node: in a large
+      // swarm that list would be pushed to every node on every join.
+      const nodePeers = ingress && this.nodeNetworks.get(nodeId)?.has(id);
       const peers: NetworkPeer[] = [];
       for (const e of info.endpoints) {
         const nodeIp = this.nodeIps.get(e.nodeId);
-        if (e.nodeId !== nodeId && nodeIp) peers.push({ nodeIp, ip: e.ip, mac: macOf(e.ip), node: e.node });
+        if (e.nodeId !== nodeId && nodeIp && (!e.node || nodePeers)) peers.push({ nodeIp, ip: e.ip, mac: macOf(e.ip), node: e.node });
       }
       peers.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
       out.push({

@@ -72,6 +72,12 @@ export class Dispatcher {
   private readonly sentNetworks = new Map<string, Buffer>();
   /** Something the network views are made of changed since they were last pushed. */
   private networksChanged = false;
+  /**
+   * Nodes whose own address or ingress address changed (each join makes two such changes): only
+   * they and the nodes running a mesh task (told of every node's ingress address) may need their
+   * networks again, not every session.
+   */
+  private readonly nodesMoved = new Set<string>();
   private readonly nodeWrites = new Map<string, { state: NodeState; message: string; addr?: string; description?: NodeDescription }>();
   private active = false;
   private timer?: NodeJS.Timeout;
@@ -218,8 +224,10 @@ export class Dispatcher {
     for (const e of events) {
       // What may change some node's networks: a task on a network running or gone (load-balancer
       // targets, peers), a service's VIP or ports, a node's address, a network. A task on no
-      // network (most of them, and every agent report about one) changes nobody's networks.
-      if (e.kind !== "task" || onNetwork(e.old as Task | undefined) || onNetwork(e.new as Task | undefined)) this.networksChanged = true;
+      // network (most of them, and every agent report about one) changes nobody's networks, nor
+      // does a node's state: each change costs a pass over every session.
+      if (e.kind === "task" ? onNetwork(e.old as Task | undefined) || onNetwork(e.new as Task | undefined) : e.kind !== "node") this.networksChanged = true;
+      if (e.kind === "node") this.nodeMoved(e.old as Node | undefined, e.new as Node | undefined);
       if (e.kind === "task") {
         const o = e.old as Task | undefined;
         const n = e.new as Task | undefined;
@@ -232,7 +240,10 @@ export class Dispatcher {
         const o = e.old as Node | undefined;
         const n = e.new as Node | undefined;
         const id = (n ?? o)!.id;
-        if (e.action === "create") this.lastSeen.set(id, this.now());
+        // A node just joined opens its session next: it gets the grace a new leader gives every
+        // node, not the period of a node that went quiet (a leader busy with a mass join answered
+        // some hellos later than that, and marked those nodes down as they came).
+        if (e.action === "create") this.lastSeen.set(id, this.now() + (TAKEOVER_HEARTBEATS - MISSED_HEARTBEATS) * this.periodMs);
         if (n && o && roleToSend(n) !== roleToSend(o)) this.full.add(id);
         if (e.action === "delete") {
           this.sessions.get(id)?.call.emit("error", { code: grpcStatus.NOT_FOUND, details: `node ${id} was removed from the swarm` });
@@ -244,6 +255,20 @@ export class Dispatcher {
       } else any = true;
     }
     if (any) this.scheduleFlush();
+  }
+
+  /**
+   * A node's underlay address or ingress address changing matters to itself and to the nodes
+   * told of it: those running a mesh task (pushAssignments) and, where it runs tasks on an
+   * overlay, everyone on those networks (rare: a node whose address changed under its tasks).
+   */
+  private nodeMoved(o: Node | undefined, n: Node | undefined): void {
+    const attachments = (x: Node | undefined) => JSON.stringify(x?.attachments?.networks ?? []);
+    const addrMoved = (o?.status?.addr ?? "") !== (n?.status?.addr ?? "");
+    if (!addrMoved && attachments(o) === attachments(n)) return;
+    const id = (n ?? o)!.id;
+    this.nodesMoved.add(id);
+    if (addrMoved && o && n && this.o.store.view((tx) => tx.find("task", byNodeId(id)).some(onNetwork))) this.networksChanged = true;
   }
 
   private touch(nodeId: string, taskId: string): void {
@@ -341,13 +366,15 @@ export class Dispatcher {
    * the thread past Raft's election timeout.
    */
   private async pushAssignments(): Promise<void> {
-    if (this.full.size === 0 && this.changed.size === 0 && !this.networksChanged) return;
+    if (this.full.size === 0 && this.changed.size === 0 && !this.networksChanged && this.nodesMoved.size === 0) return;
     const full = new Set(this.full);
     const changed = [...this.changed];
     const networksChanged = this.networksChanged;
+    const nodesMoved = [...this.nodesMoved];
     this.full.clear();
     this.changed.clear();
     this.networksChanged = false;
+    this.nodesMoved.clear();
     const managers = this.o.managers();
     const base = { managers, heartbeatPeriodMs: this.periodMs };
     const members = this.o.raftMembers?.() ?? [];
@@ -357,10 +384,10 @@ export class Dispatcher {
     let due = Infinity;
     this.o.store.view((tx) => {
       // Read in the same view as the tasks: a task arrives with the networks it needs.
-      const views = networksChanged || full.size > 0 ? networkViews(tx) : undefined;
+      const views = networksChanged || full.size > 0 || nodesMoved.length > 0 ? networkViews(tx) : undefined;
       const networksOf = (id: string, always: boolean) => {
         if (!views) return { networks: [], hasNetworks: false };
-        const networks = views(id);
+        const networks = views.forNode(id);
         const bytes = Buffer.concat(networks.map((n) => NodeNetwork.encode(n).finish()));
         if (!always && this.sentNetworks.get(id)?.equals(bytes)) return { networks: [], hasNetworks: false };
         this.sentNetworks.set(id, bytes);
@@ -397,10 +424,14 @@ export class Dispatcher {
         out.push({ s, m: { ...base, tasks, hasTasks: false, removed, ...roleOf(node), ...networksOf(id, false) } });
         told.add(id);
       }
-      if (!views) return;
-      for (const [id, s] of this.sessions) {
+      // A new session alone changes nobody else's networks; a node's addresses, only its own and
+      // those of the nodes told of it.
+      if (!views || (!networksChanged && nodesMoved.length === 0)) return;
+      const others = networksChanged ? this.sessions.keys() : new Set([...nodesMoved, ...views.meshNodes()]);
+      for (const id of others) {
+        const s = this.sessions.get(id);
         const node = tx.get("node", id);
-        if (told.has(id) || !node) continue;
+        if (told.has(id) || !s || !node) continue;
         const nets = networksOf(id, false);
         if (nets.hasNetworks) out.push({ s, m: { ...base, tasks: [], hasTasks: false, removed: [], ...roleOf(node), ...nets } });
       }
@@ -425,10 +456,9 @@ export class Dispatcher {
 }
 
 /** Each node's networks, read from one view; without any allocated network, none for anybody. */
-function networkViews(tx: ReadTx): (nodeId: string) => NodeNetwork[] {
-  if (!tx.find("network").some(isAllocated)) return () => [];
-  const views = NetworkViews.build(tx);
-  return (id) => views.forNode(id);
+function networkViews(tx: ReadTx): Pick<NetworkViews, "forNode" | "meshNodes"> {
+  if (!tx.find("network").some(isAllocated)) return { forNode: () => [], meshNodes: () => [] };
+  return NetworkViews.build(tx);
 }
 
 /**

@@ -37,8 +37,12 @@ test("a node is told of the networks its tasks are on, and of ingress; peers are
   expect(onIngress.bridgeAddress).toBe(c.get("node", "n1").attachments!.networks[0].addresses[0]);
   expect(onIngress.peers.filter((p) => p.node).map((p) => p.nodeIp).sort()).toEqual(["192.0.2.2", "192.0.2.3"]);
   expect(onIngress.peers.filter((p) => !p.node).map((p) => p.ip)).toEqual([bare(addressOf(c.get("task", t2), ingress))]);
-  // A node with no task has only ingress.
-  expect(views.forNode("n3").map((n) => n.networkId)).toEqual([ingress]);
+  // A node with no task has only ingress: the mesh tasks elsewhere as peers, not the other nodes
+  // (only a node running a mesh task sends replies back through the node that took them).
+  const n3 = views.forNode("n3");
+  expect(n3.map((n) => n.networkId)).toEqual([ingress]);
+  expect(n3[0].peers.filter((p) => p.node)).toEqual([]);
+  expect(n3[0].peers.map((p) => p.ip).sort()).toEqual([bare(addressOf(c.get("task", t1), ingress)), bare(addressOf(c.get("task", t2), ingress))].sort());
 });
 
 test("services carry their VIP, aliases and running tasks on each network; ingress carries the published ports", async () => {
