@@ -27,6 +27,10 @@ export function decideRoles(nodes: readonly Node[], members: ReadonlySet<number>
   return undefined;
 }
 
+function rolesMoved(o: Node, n: Node): boolean {
+  return o.spec?.role !== n.spec?.role || o.managerStatus?.raftId !== n.managerStatus?.raftId || !o.managerStatus !== !n.managerStatus;
+}
+
 export interface RaftMembership {
   members(): Set<number>;
   self(): number;
@@ -45,7 +49,9 @@ export class RoleManager {
     private readonly log: (line: string) => void,
   ) {
     this.loop = new StoreLoop(store, () => this.pass(), {
-      filter: { kinds: ["node"] },
+      // A node's role or Raft membership, not its state: thousands of state writes come with a
+      // mass join, each a pass over every node.
+      filter: { kinds: ["node"], match: (e) => e.action !== "update" || rolesMoved(e.old as Node, e.new as Node) },
       batchDelayMs: 10,
       firstDelayMs: 0,
       onError: (e) => {
