@@ -1,7 +1,8 @@
 // The cluster's root CA: made by the first manager (ECDSA P-256, self-signed), it signs every
 // node's certificate from the node's CSR. Managers hold its key; workers hold only the
 // certificate, to verify with.
-import { createHash, createPublicKey, randomBytes, webcrypto, X509Certificate as NodeX509, type KeyObject } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, verify, X509Certificate as NodeX509, type KeyObject } from "node:crypto";
+import { bitString, children, context, DerError, oid, oidString, pem, pemBody, readTlv, seq, TAG, time, tlv, unsignedInteger } from "./der.js";
 import { checkId, identityOf, ouOf, type NodeIdentity } from "./identity.js";
 import { EC_P256, exportPrivateKey, generateKeyPair, importPrivateKey, x509, type PrivateKey } from "./x509.js";
 
@@ -58,13 +59,18 @@ export function readCertificate(certPem: string): CertificateInfo {
 }
 
 export class RootCA {
+  /** The root's key for Node's crypto, its subject (each certificate's issuer) and key id, read once. */
+  private readonly signer?: { key: KeyObject; issuer: Buffer; keyId: Buffer };
+
   private constructor(
     readonly certPem: string,
     private readonly cert: NodeX509,
     private readonly key: PrivateKey | undefined,
     /** PKCS#8 PEM; present on managers only. Never log it or put it in inspect output. */
     readonly keyPem: string | undefined,
-  ) {}
+  ) {
+    if (keyPem !== undefined) this.signer = { key: createPrivateKey(keyPem), ...issuerOf(cert.raw) };
+  }
 
   /** A new root: what `swarm init` makes once for the cluster's lifetime. */
   static async create(now = Date.now()): Promise<RootCA> {
@@ -127,31 +133,37 @@ export class RootCA {
     const validityMs = opts.validityMs || DEFAULT_NODE_CERT_VALIDITY_MS;
     if (validityMs < MIN_VALIDITY_MS) throw new CertificateError(`certificate validity ${validityMs} ms is too short: at least ${MIN_VALIDITY_MS} ms`);
     const now = opts.now ?? Date.now();
-    const csr = await readCsr(csrPem);
+    const csr = readCsr(csrPem);
     const notAfter = Math.min(now + validityMs, new Date(this.cert.validTo).getTime());
     const ou = ouOf(identity);
+    const { key, issuer, keyId } = this.signer!;
+    const extension = (id: string, critical: boolean, value: Buffer) => seq(oid(id), ...(critical ? [tlv(0x01, Buffer.from([0xff]))] : []), tlv(TAG.OCTET_STRING, value));
     // An admin client only ever connects: its certificate cannot serve TLS.
-    const usages = identity.admin ? [x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: serialNumber(),
-      subject: [{ CN: [identity.nodeId] }, { OU: [ou] }, { O: [identity.clusterId] }],
-      issuer: new x509.X509Certificate(this.certPem).subjectName,
-      notBefore: new Date(Math.min(now - backdate(validityMs), notAfter)),
-      notAfter: new Date(notAfter),
-      signingAlgorithm: EC_P256,
-      publicKey: csr.publicKey,
-      signingKey: this.key,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-        new x509.ExtendedKeyUsageExtension(usages),
-        // The role and the id as DNS names too, so tools that check host names can check these.
-        new x509.SubjectAlternativeNameExtension([{ type: "dns", value: ou }, { type: "dns", value: identity.nodeId }]),
-        await x509.AuthorityKeyIdentifierExtension.create(await publicKeyOf(this.cert)),
-        await x509.SubjectKeyIdentifierExtension.create(csr.publicKey),
-      ],
-    });
-    return cert.toString("pem");
+    const usages = identity.admin ? [OID.clientAuth] : [OID.serverAuth, OID.clientAuth];
+    const tbs = seq(
+      context(0, true, tlv(TAG.INTEGER, Buffer.from([2]))), // v3
+      unsignedInteger(Buffer.from(serialNumber(), "hex")),
+      seq(oid(OID.ecdsaWithSha256)),
+      issuer,
+      seq(time(Math.min(now - backdate(validityMs), notAfter)), time(notAfter)),
+      seq(...[[OID.cn, identity.nodeId], [OID.ou, ou], [OID.o, identity.clusterId]].map(([id, v]) => tlv(TAG.SET, seq(oid(id), directoryString(v))))),
+      csr.spki,
+      context(
+        3,
+        true,
+        seq(
+          extension(OID.basicConstraints, true, seq()), // not a CA
+          extension(OID.keyUsage, true, tlv(TAG.BIT_STRING, Buffer.from([5, 0xa0]))), // digitalSignature, keyEncipherment
+          extension(OID.extKeyUsage, false, seq(...usages.map(oid))),
+          // The role and the id as DNS names too, so tools that check host names can check these.
+          extension(OID.subjectAltName, false, seq(context(2, false, Buffer.from(ou, "ascii")), context(2, false, Buffer.from(identity.nodeId, "ascii")))),
+          extension(OID.authorityKeyId, false, seq(context(0, false, keyId))),
+          extension(OID.subjectKeyId, false, tlv(TAG.OCTET_STRING, keyIdOf(csr.publicKeyBits))),
+        ),
+      ),
+    );
+    const signature = sign("sha256", tbs, { key, dsaEncoding: "der" });
+    return pem(seq(tbs, seq(oid(OID.ecdsaWithSha256)), bitString(signature)), "CERTIFICATE");
   }
 
   /** Checks that this root signed `certPem` and that it is valid at `now`; returns what it says. */
@@ -182,9 +194,68 @@ export function keyMatches(cert: NodeX509 | string, keyPem: string): boolean {
   }
 }
 
-async function publicKeyOf(cert: NodeX509) {
-  const spki = cert.publicKey.export({ type: "spki", format: "der" });
-  return webcrypto.subtle.importKey("spki", spki, EC_P256, true, ["verify"]);
+const OID = {
+  ecPublicKey: "1.2.840.10045.2.1",
+  p256: "1.2.840.10045.3.1.7",
+  ecdsaWithSha256: "1.2.840.10045.4.3.2",
+  cn: "2.5.4.3",
+  ou: "2.5.4.11",
+  o: "2.5.4.10",
+  basicConstraints: "2.5.29.19",
+  keyUsage: "2.5.29.15",
+  extKeyUsage: "2.5.29.37",
+  subjectAltName: "2.5.29.17",
+  authorityKeyId: "2.5.29.35",
+  subjectKeyId: "2.5.29.14",
+  serverAuth: "1.3.6.1.5.5.7.3.1",
+  clientAuth: "1.3.6.1.5.5.7.3.2",
+};
+
+/** PrintableString where the value allows it (as @peculiar/x509 wrote the earlier ones), else UTF8String. */
+function directoryString(v: string): Buffer {
+  return /^[A-Za-z0-9 '()+,\-./:=?]*$/.test(v) ? tlv(TAG.PRINTABLE, Buffer.from(v, "ascii")) : tlv(TAG.UTF8, Buffer.from(v, "utf8"));
+}
+
+/** RFC 5280's key identifier: SHA-1 of the subject public key's bits. */
+const keyIdOf = (publicKeyBits: Buffer): Buffer => createHash("sha1").update(publicKeyBits).digest();
+
+/** The root certificate's subject (DER, each node certificate's issuer) and its key identifier. */
+function issuerOf(certDer: Buffer): { issuer: Buffer; keyId: Buffer } {
+  const tbs = children(children(readTlv(certDer).value)[0].value);
+  const at = tbs[0].tag === 0xa0 ? 1 : 0; // the version is there for v3
+  const spki = children(tbs[at + 5].value);
+  let keyId = keyIdOf(spki[1].value.subarray(1));
+  const ext = tbs.find((t) => t.tag === 0xa3);
+  for (const e of ext ? children(children(ext.value)[0].value) : []) {
+    const parts = children(e.value);
+    // The root's own identifier, as it wrote it: a verifier matches the two byte for byte.
+    if (oidString(parts[0].value) === OID.subjectKeyId) keyId = Buffer.from(readTlv(parts[parts.length - 1].value).value);
+  }
+  return { issuer: Buffer.from(tbs[at + 4].raw), keyId };
+}
+
+interface CertificateRequest {
+  /** SubjectPublicKeyInfo, DER. */
+  spki: Buffer;
+  /** The public key itself (the BIT STRING's content). */
+  publicKeyBits: Buffer;
+}
+
+/** A PKCS#10 request's parts, its signature not yet checked. */
+function parseCsr(csrPem: string): CertificateRequest & { info: Buffer; signature: Buffer; algorithm: string } {
+  try {
+    const [info, algorithm, signature] = children(readTlv(pemBody(csrPem, "CERTIFICATE REQUEST")).value);
+    const [, , spkiTlv] = children(info.value);
+    const [alg, bits] = children(spkiTlv.value);
+    const [keyType, curve] = children(alg.value);
+    if (keyType.tag !== TAG.OID || oidString(keyType.value) !== OID.ecPublicKey || curve?.tag !== TAG.OID || oidString(curve.value) !== OID.p256)
+      throw new CertificateError("the certificate request is not for an ECDSA P-256 key");
+    if (bits.tag !== TAG.BIT_STRING || signature.tag !== TAG.BIT_STRING) throw new DerError("not a certificate request");
+    return { info: info.raw, spki: Buffer.from(spkiTlv.raw), publicKeyBits: Buffer.from(bits.value.subarray(1)), algorithm: oidString(children(algorithm.value)[0].value), signature: signature.value.subarray(1) };
+  } catch (err) {
+    if (err instanceof CertificateError) throw err;
+    throw new CertificateError(`the certificate request cannot be read: ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -192,25 +263,19 @@ async function publicKeyOf(cert: NodeX509) {
  * a node id to. The request's signature is checked when it is signed (RootCA.issue).
  */
 export function requestKeyDigest(csrPem: string): string {
-  let csr: x509.Pkcs10CertificateRequest;
-  try {
-    csr = new x509.Pkcs10CertificateRequest(csrPem);
-  } catch (err) {
-    throw new CertificateError(`the certificate request cannot be read: ${(err as Error).message}`);
-  }
-  return createHash("sha256").update(Buffer.from(csr.publicKey.rawData)).digest("hex");
+  return createHash("sha256").update(parseCsr(csrPem).spki).digest("hex");
 }
 
 /** A CSR whose signature proves its maker holds the key, for an ECDSA P-256 key only. */
-async function readCsr(csrPem: string): Promise<x509.Pkcs10CertificateRequest> {
-  let csr: x509.Pkcs10CertificateRequest;
+function readCsr(csrPem: string): CertificateRequest {
+  const csr = parseCsr(csrPem);
+  if (csr.algorithm !== OID.ecdsaWithSha256) throw new CertificateError("the certificate request is not signed with ECDSA SHA-256");
+  let ok = false;
   try {
-    csr = new x509.Pkcs10CertificateRequest(csrPem);
-  } catch (err) {
-    throw new CertificateError(`the certificate request cannot be read: ${(err as Error).message}`);
+    ok = verify("sha256", csr.info, { key: createPublicKey({ key: csr.spki, format: "der", type: "spki" }), dsaEncoding: "der" }, csr.signature);
+  } catch {
+    ok = false;
   }
-  const alg = csr.publicKey.algorithm as { name?: string; namedCurve?: string };
-  if (alg.name !== "ECDSA" || alg.namedCurve !== "P-256") throw new CertificateError("the certificate request is not for an ECDSA P-256 key");
-  if (!(await csr.verify())) throw new CertificateError("the certificate request's signature does not match its key");
+  if (!ok) throw new CertificateError("the certificate request's signature does not match its key");
   return csr;
 }

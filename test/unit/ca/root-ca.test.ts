@@ -52,6 +52,15 @@ describe("node certificates", () => {
     expect(identityOf({ CN: "x", OU: MANAGER_OU, O: "c" })?.role).toBe(NodeRole.NODE_ROLE_MANAGER);
   });
 
+  it("serve and accept TLS (both key usages), and name their issuer's key as the root names it", async () => {
+    const cert = new X509Certificate((await issued(root, worker("w10"))).certPem);
+    expect(cert.keyUsage).toEqual(["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"]);
+    expect(cert.verify(new X509Certificate(root.certPem).publicKey)).toBe(true);
+    // The certificate is written by hand (manager/ca/der.ts): the whole text must parse as one.
+    expect(cert.toString()).toContain("-----BEGIN CERTIFICATE-----");
+    expect(cert.issuer).toBe("CN=swarm-ca");
+  });
+
   it("are valid 90 days by default, or as configured, starting a little before now", async () => {
     const now = Date.UTC(2030, 0, 1);
     const def = readCertificate((await issued(root, worker(), { now })).certPem);
