@@ -3,9 +3,10 @@
 // time on SIGUSR2 as one JSON line ({"cpuMs":..., "leader":...}).
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { PerformanceObserver, constants } from "node:perf_hooks";
+import { PerformanceObserver, constants, performance } from "node:perf_hooks";
 import { Server, ServerCredentials, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { ControlService, DispatcherService } from "../../../proto/gen/swarm.js";
+import { ingressNetworkSpec } from "../../../manager/allocator/networks.js";
 import { RootCA } from "../../../manager/ca/root-ca.js";
 import { makeJoinToken } from "../../../manager/ca/tokens.js";
 import { localControl } from "../../../manager/cluster/control.js";
@@ -18,7 +19,7 @@ const me = Number(id);
 const members = new Map(addrs.map((a, i) => [i + 1, { raftAddress: a, clientAddress: a }]));
 mkdirSync(dir, { recursive: true });
 const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
-const m = new Manager({ nodeId: `manager${me}`, raftId: me, dataDir: join(dir, `m${me}`), addr: addrs[me - 1], server, initialMembers: members, log: (l) => process.stderr.write(l + "\n") });
+const m = new Manager({ nodeId: `manager${me}`, raftId: me, dataDir: join(dir, `m${me}`), addr: addrs[me - 1], server, initialMembers: members, log: (l) => process.stderr.write(`${new Date().toISOString()} ${l}\n`) });
 await m.start();
 server.addService(DispatcherService, dispatcherServer(m) as unknown as UntypedServiceImplementation);
 server.addService(ControlService, forwardingControl(m, localControl(m)) as unknown as UntypedServiceImplementation);
@@ -34,7 +35,10 @@ while (!hasCluster()) {
     const root = await RootCA.create();
     const tokens = { worker: makeJoinToken(root.certPem), manager: makeJoinToken(root.certPem) };
     await m.store.update((tx) => {
-      if (tx.find("cluster").length === 0) tx.create("cluster", { id: "bench", spec: { annotations: { name: "default", labels: {} } }, joinTokens: tokens, rootCa: { certPem: root.certPem, keyPem: root.keyPem! } });
+      if (tx.find("cluster").length > 0) return;
+      tx.create("cluster", { id: "bench", spec: { annotations: { name: "default", labels: {} } }, joinTokens: tokens, rootCa: { certPem: root.certPem, keyPem: root.keyPem! } });
+      // The routing mesh's network, as swarm init makes it: every node gets an address on it.
+      if (!process.env.SCHED_NO_INGRESS) tx.create("network", { id: "", spec: ingressNetworkSpec() });
     });
   } else await sleep(10);
 }
@@ -51,6 +55,15 @@ setInterval(() => {
   if (now - tick > 150) process.stderr.write(`${new Date(now).toISOString()} stall: the thread was held ${now - tick - 50} ms (${m.isLeader() ? "leader" : "follower"})\n`);
   tick = now;
 }, 50).unref();
+// Each second the thread spent more than 90 % busy goes to the log too: a loop kept saturated by
+// many short callbacks delays Raft's messages as a single long hold does, yet shows as no stall.
+let elu = performance.eventLoopUtilization();
+setInterval(() => {
+  const next = performance.eventLoopUtilization();
+  const u = performance.eventLoopUtilization(next, elu).utilization;
+  elu = next;
+  if (u > 0.9) process.stderr.write(`${new Date().toISOString()} busy: the thread was ${Math.round(u * 100)} % busy over the last second (${m.isLeader() ? "leader" : "follower"})\n`);
+}, 1000).unref();
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {
     if (e.duration <= 50) continue;
