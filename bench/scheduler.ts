@@ -4,7 +4,7 @@
 // reported running. Phase 2: 5,000 nodes heartbeating, the leader's CPU measured over 10 s.
 // The peer figure is SwarmKit's own published one (scheduling 100,000 tasks on 1,000 nodes:
 // 22.6 s); Docker Swarm cannot run 1,000 simulated nodes here.
-// Env: SCHED_NODES, SCHED_TASKS, SCHED_IDLE_NODES, SCHED_JOIN_FIRST, SCHED_NO_INGRESS, SCHED_PROFILE, SCHED_KEEP. Last line: one JSON object.
+// Env: SCHED_NODES, SCHED_TASKS, SCHED_IDLE_NODES, SCHED_JOIN_FIRST, SCHED_NO_INGRESS, SCHED_PROFILE, SCHED_KEEP, SCHED_NODE_FLAGS. Last line: one JSON object.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, openSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -41,7 +41,9 @@ class Managers {
         const prof = process.env.SCHED_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.SCHED_PROFILE}`] : [];
         // Each manager's log goes to DIR/mN.log (kept with SCHED_KEEP=1).
         const log = openSync(join(this.dir, `m${i + 1}.log`), "a");
-        const p = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...prof, script, String(i + 1), this.addrs.join(","), this.dir], { stdio: ["ignore", "pipe", log] });
+        // SCHED_NODE_FLAGS="--flag …": the managers' V8 flags instead of the daemon's own (to try others).
+        const flags = process.env.SCHED_NODE_FLAGS !== undefined ? process.env.SCHED_NODE_FLAGS.split(" ").filter(Boolean) : DAEMON_NODE_FLAGS;
+        const p = spawn(process.execPath, [...flags, ...prof, script, String(i + 1), this.addrs.join(","), this.dir], { stdio: ["ignore", "pipe", log] });
         this.procs.push(p);
         return new Promise<void>((resolve, reject) => {
           const rl = createInterface({ input: p.stdout! });
@@ -178,6 +180,7 @@ export async function main(): Promise<void> {
 
     // CPU of each process over the timed phase: on 2 shared cores it moves less than the wall time.
     const cpu0 = await m.cpu();
+    const messages0 = agents.reduce((a, x) => a + x.messages, 0);
     const self0 = process.cpuUsage();
     const t0 = Date.now();
     const t0Us = monoUs();
@@ -222,6 +225,8 @@ export async function main(): Promise<void> {
     const agentsCpuS = Math.round((self1.user + self1.system) / 1000) / 1000;
     console.log(`${TASKS} tasks on ${NODES} nodes placed and running in ${seconds.toFixed(2)} s (services created in ${created} ms); SwarmKit: ${SWARMKIT_100K_S} s`);
     console.log(`CPU in that time: managers ${cpu1.map((c, i) => `${managersCpuS[i].toFixed(1)} s${c.leader ? " (leader)" : ""}`).join(", ")}; the simulated agents' process ${agentsCpuS.toFixed(1)} s`);
+    const pushes = agents.reduce((a, x) => a + x.messages, 0) - messages0;
+    console.log(`the agents were sent ${pushes} assignment messages (${(TASKS / pushes).toFixed(1)} tasks each)`);
 
     // Phase 2: idle nodes heartbeating.
     const more = IDLE_NODES - NODES;
