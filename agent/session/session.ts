@@ -42,6 +42,14 @@ export interface Assignments {
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 1000;
 const FLUSH_MS = 10;
+/**
+ * How long a manager has to take the connection. grpc-js has no connect timeout of its own: to a
+ * manager whose kernel accepts the connection but whose process never answers (frozen, or its
+ * host gone while this host's neighbour entry for it still looks fresh) a session waits in
+ * CONNECTING for ever, and keepalive pings only start once it is connected. Seen in the e2e
+ * faults suite: every agent, pointed at the killed leader by a stale hint, never came back.
+ */
+const CONNECT_TIMEOUT_MS = 3000;
 
 /**
  * A manager cut off by the network (no RST, no FIN) would hold the session forever: heartbeats
@@ -106,6 +114,9 @@ export class Session {
     this.client = new DispatcherClient(addr, channel.credentials, { ...channel.options, ...SESSION_CHANNEL_OPTIONS });
     const call = this.client.session();
     this.call = call;
+    this.client.waitForReady(Date.now() + CONNECT_TIMEOUT_MS, (err) => {
+      if (err) this.lost(call, addr, `no connection within ${CONNECT_TIMEOUT_MS / 1000} s`);
+    });
     let heard = false;
     call.on("data", (m: ManagerMessage) => {
       if (!heard) {
