@@ -92,28 +92,33 @@ const PENDING = String(TaskState.TASK_STATE_PENDING);
  * state moving through a 100,000-entry set per state cost every manager more than the write).
  * A `find` by anything else scans (isKept says which).
  */
-export function indexKeys(kind: Kind, o: StoreObject): Partial<Record<IndexName, string>> {
-  const keys: Partial<Record<IndexName, string>> = {};
+export function indexKeys(kind: Kind, o: StoreObject): (string | undefined)[] {
   if (kind === "task") {
     const t = o as Task;
-    keys.serviceId = t.serviceId;
-    // Not under "" while unplaced: the scheduler finds those by the pending key, and a set of
-    // every new task, filled and emptied again by each placement, cost more than the rest.
-    if (t.nodeId) keys.nodeId = t.nodeId;
-    if ((t.status?.state ?? 0) === TaskState.TASK_STATE_PENDING) keys.taskState = PENDING;
-    if (isRunning(t)) keys.runningOf = t.serviceId;
-    if (forAllocator(t)) keys.allocation = ALLOCATION;
-    return keys;
+    return [
+      t.serviceId,
+      // Not under "" while unplaced: the scheduler finds those by the pending key, and a set of
+      // every new task, filled and emptied again by each placement, cost more than the rest.
+      t.nodeId || undefined,
+      (t.status?.state ?? 0) === TaskState.TASK_STATE_PENDING ? PENDING : undefined,
+      isRunning(t) ? t.serviceId : undefined,
+      forAllocator(t) ? ALLOCATION : undefined,
+    ];
   }
-  const name = nameOf(kind, o);
-  if (name) keys.name = name.toLowerCase();
-  if (kind === "node") {
-    const n = o as Node;
-    keys.role = String(n.spec?.role ?? 0);
-    keys.membership = String(n.membership);
-  }
-  return keys;
+  const name = nameOf(kind, o).toLowerCase() || undefined;
+  if (kind !== "node") return [name];
+  const n = o as Node;
+  return [name, String(n.spec?.role ?? 0), String(n.membership)];
 }
+
+/** The indexes kept for each kind, in the order indexKeys gives their keys. */
+export const KEPT_INDEXES: Readonly<Record<Kind, readonly IndexName[]>> = {
+  task: ["serviceId", "nodeId", "taskState", "runningOf", "allocation"],
+  node: ["name", "role", "membership"],
+  cluster: ["name"],
+  service: ["name"],
+  network: ["name"],
+};
 
 /** Whether `find(kind, {index, value})` is answered from a kept index (else by a scan). */
 export function isKept(kind: Kind, index: IndexName, value: string): boolean {

@@ -71,18 +71,18 @@ export class MemoryStore implements Store, Source {
   }
 
   get(kind: Kind, id: string): StoreObject | undefined {
-    return this.tables.get(kind)!.byId.get(id);
+    return this.tables.get(kind)!.get(id);
   }
 
   find(kind: Kind, by: By = { all: true }): StoreObject[] {
     const t = this.tables.get(kind)!;
     if ("index" in by && isKept(kind, by.index, String(by.value))) {
       const out: StoreObject[] = [];
-      for (const id of t.lookup(by.index, String(by.value))) out.push(t.byId.get(id)!);
+      for (const id of t.lookup(by.index, String(by.value))) out.push(t.get(id)!);
       return out;
     }
     const out: StoreObject[] = [];
-    for (const o of t.byId.values()) if (matches(kind, o, by)) out.push(o);
+    for (const o of t.objects()) if (matches(kind, o, by)) out.push(o);
     return out;
   }
 
@@ -164,14 +164,15 @@ export class MemoryStore implements Store, Source {
     for (const a of cs.actions) {
       const { kind, object } = fromAction(a);
       const table = this.tables.get(kind)!;
-      const old = table.byId.get(object.id);
       if (a.action === StoreActionKind.STORE_ACTION_REMOVE) {
+        const old = table.get(object.id);
         table.remove(object.id);
         events.push({ kind, action: "delete", version, old });
         continue;
       }
+      // The index keys do not read meta: it is set once the row holds the object.
+      const old = table.put(object);
       object.meta = { version, createdAt: old?.meta?.createdAt ?? cs.timestamp, updatedAt: cs.timestamp };
-      table.put(object);
       events.push({ kind, action: old ? "update" : "create", version, old, new: object });
     }
     this.publish(events);
@@ -180,7 +181,7 @@ export class MemoryStore implements Store, Source {
 
   /** Every object at the current version, for Raft snapshots and etcd bootstrap. */
   snapshot(): StoreSnapshot {
-    const list = <K extends Kind>(k: K) => [...this.tables.get(k)!.byId.values()] as ObjectOf[K][];
+    const list = <K extends Kind>(k: K) => this.tables.get(k)!.objects() as ObjectOf[K][];
     return {
       version: this.index,
       clusters: list("cluster"),

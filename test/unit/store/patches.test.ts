@@ -76,6 +76,21 @@ describe("the Raft log's change sets", () => {
     expect((store.get("task", a) as Task).nodeId).toBe("first");
   });
 
+  it("encode once the spec that tasks created together hold, and give it back to each of them", async () => {
+    const { store, sizes } = logStore();
+    const spec = newTask(0).spec;
+    const other = { ...spec!, forceUpdate: 1 };
+    const ids = await store.update((tx) => [1, 2, 3].map((slot) => tx.create("task", { ...newTask(slot), spec })).concat(tx.create("task", { ...newTask(4), spec: other })));
+    const single = await store.update((tx) => tx.create("task", { ...newTask(5), spec }));
+    // Four whole tasks would be four times one; three of them carry one spec between them.
+    expect(sizes[0].bytes).toBeLessThan(sizes[1].bytes * 3.2);
+    const got = ids.map((id) => store.get("task", id) as Task);
+    expect(got.map((t) => t.spec)).toEqual([spec, spec, spec, other]);
+    expect(got[0].spec).toBe(got[2].spec);
+    expect(got.map((t) => t.slot)).toEqual([1, 2, 3, 4]);
+    expect((store.get("task", single) as Task).spec).toEqual(spec);
+  });
+
   it("read a plain ChangeSet's bytes (an entry written before patches) unchanged", () => {
     const store = new MemoryStore();
     const cs = ChangeSet.decode(ChangeSet.encode({ actions: [{ action: StoreActionKind.STORE_ACTION_CREATE, target: { $case: "task", value: { ...newTask(1), id: "t1" } } }], timestamp: 3 }).finish());
