@@ -3,8 +3,8 @@ import { type IndexName, type Kind, type StoreObject, KEPT_INDEXES, indexKeys } 
 
 /**
  * An object with the keys it is indexed under, in KEPT_INDEXES order: an update touches only the
- * indexes whose key moved. One map of rows, not one of objects and one of keys: every write
- * looked an id up in both, and in maps of 100,000 tasks each look-up is a cache miss.
+ * indexes whose key moved. One map of rows rather than one of objects beside one of keys, so a
+ * write looks its id up once (measured neutral on the 100,000-task apply; kept as the simpler shape).
  */
 interface Row {
   o: StoreObject;
