@@ -30,6 +30,9 @@ export class Holdings {
         const n = e.new as Task | undefined;
         const from = o && holdsResources(o) ? infos.get(o.nodeId) : undefined;
         const to = n && holdsResources(n) ? infos.get(n.nodeId) : undefined;
+        // A task staying on its node with what it holds unchanged (an agent's running report,
+        // most events by far): taking it off and on again would change nothing.
+        if (from && from === to && o!.serviceId === n!.serviceId && o!.spec === n!.spec && o!.endpoint === n!.endpoint) continue;
         if (from) {
           // A node's host ports are a set: whether another task still holds one takes a recount.
           const ports = portsOfTask(o!);

@@ -43,11 +43,14 @@ export class Transaction implements WriteTx {
 
   get<K extends Kind>(kind: K, id: string): ObjectOf[K] | undefined {
     // Most reads are in views, with nothing pending: no key string to build.
-    if (this.pending.size > 0) {
-      const p = this.pending.get(key(kind, id));
-      if (p) return (p.object ?? undefined) as ObjectOf[K] | undefined;
-    }
-    return this.below.get(kind, id) as ObjectOf[K] | undefined;
+    return (this.pending.size > 0 ? this.read(kind, id, key(kind, id)) : this.below.get(kind, id)) as ObjectOf[K] | undefined;
+  }
+
+  /** The object as this transaction sees it, its pending key `k` built once by the caller. */
+  private read(kind: Kind, id: string, k: string): StoreObject | undefined {
+    const p = this.pending.get(k);
+    if (p) return p.object ?? undefined;
+    return this.below.get(kind, id);
   }
 
   find<K extends Kind>(kind: K, by: By = { all: true }): ObjectOf[K][] {
@@ -68,28 +71,32 @@ export class Transaction implements WriteTx {
 
   create<K extends Kind>(kind: K, object: ObjectOf[K]): string {
     if (!object.id) object.id = this.newId();
-    if (this.get(kind, object.id)) throw new ExistsError(kind, object.id);
+    const k = key(kind, object.id);
+    if (this.read(kind, object.id, k)) throw new ExistsError(kind, object.id);
     this.checkName(kind, object);
-    const was = this.pending.get(key(kind, object.id));
+    const was = this.pending.get(k);
     // Deleted then re-created in one transaction: an update of what lies below.
-    this.pending.set(key(kind, object.id), { kind, id: object.id, object, created: !was || was.created });
+    this.pending.set(k, { kind, id: object.id, object, created: !was || was.created });
     return object.id;
   }
 
   update<K extends Kind>(kind: K, object: ObjectOf[K]): void {
-    const current = this.get(kind, object.id);
+    // The key once: built three times, it was a string per read of every scheduled task.
+    const k = key(kind, object.id);
+    const current = this.read(kind, object.id, k);
     if (!current) throw new NotFoundError(kind, object.id);
     checkTransition(kind, current, object);
     if (nameOf(kind, current).toLowerCase() !== nameOf(kind, object).toLowerCase()) this.checkName(kind, object);
-    const was = this.pending.get(key(kind, object.id));
-    this.pending.set(key(kind, object.id), { kind, id: object.id, object, created: was?.created ?? false });
+    const was = this.pending.get(k);
+    this.pending.set(k, { kind, id: object.id, object, created: was?.created ?? false });
   }
 
   delete(kind: Kind, id: string): void {
-    if (!this.get(kind, id)) throw new NotFoundError(kind, id);
-    const was = this.pending.get(key(kind, id));
-    if (was?.created) this.pending.delete(key(kind, id));
-    else this.pending.set(key(kind, id), { kind, id, object: null, created: false });
+    const k = key(kind, id);
+    if (!this.read(kind, id, k)) throw new NotFoundError(kind, id);
+    const was = this.pending.get(k);
+    if (was?.created) this.pending.delete(k);
+    else this.pending.set(k, { kind, id, object: null, created: false });
   }
 
   get size(): number {
