@@ -48,6 +48,13 @@ export function randomId(): string {
   return String.fromCharCode.apply(null, idCodes);
 }
 
+/** An update or removal names the version it read: refused if the stored object is at another. */
+function checkVersion(kind: Kind, written: StoreObject, current: StoreObject | undefined): void {
+  const had = written.meta?.version ?? 0;
+  const has = current?.meta?.version ?? 0;
+  if (current && had !== has) throw new ConflictError(kind, written.id, had, has);
+}
+
 export class MemoryStore implements Store, Source {
   private readonly tables = new Map<Kind, Table>(KINDS.map((k) => [k, new Table(k)]));
   private readonly watches = new Set<WatchQueue>();
@@ -176,9 +183,7 @@ export class MemoryStore implements Store, Source {
       const current = this.get(kind, object.id);
       if (a.action === StoreActionKind.STORE_ACTION_CREATE) check.create(kind, object);
       else {
-        const had = object.meta?.version ?? 0;
-        const has = current?.meta?.version ?? 0;
-        if (current && had !== has) throw new ConflictError(kind, object.id, had, has);
+        checkVersion(kind, object, current);
         if (a.action === StoreActionKind.STORE_ACTION_UPDATE) check.update(kind, object);
         else check.delete(kind, object.id);
       }
@@ -205,9 +210,7 @@ export class MemoryStore implements Store, Source {
         if (current) throw new ExistsError("task", object.id);
         continue;
       }
-      const had = object.meta?.version ?? 0;
-      const has = current?.meta?.version ?? 0;
-      if (current && had !== has) throw new ConflictError("task", object.id, had, has);
+      checkVersion("task", object, current);
       if (!current) throw new NotFoundError("task", object.id);
       if (a.action === StoreActionKind.STORE_ACTION_UPDATE) checkTransition("task", current, object);
     }
