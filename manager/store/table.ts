@@ -5,21 +5,30 @@ import { type IndexName, type Kind, type StoreObject, KEPT_INDEXES, indexKeys } 
  * An object with the keys it is indexed under, in KEPT_INDEXES order: an update touches only the
  * indexes whose key moved. One map of rows rather than one of objects beside one of keys, so a
  * write looks its id up once (measured neutral on the 100,000-task apply; kept as the simpler shape).
+ * `keys` is left out while the table has built no index (see Table).
  */
 interface Row {
   o: StoreObject;
-  keys: (string | undefined)[];
+  keys?: (string | undefined)[];
 }
 
+/**
+ * Each index is built on its first read and kept from then on. A follower applies every write but
+ * reads few indexes, if any (a control API read there, `service ls` counting running tasks, wants
+ * one): kept on every write, the five task indexes were about a tenth of a follower's CPU on the
+ * 100,000-task bench. A leader's control loops read them all at once, so it keeps them all.
+ */
 export class Table {
   private readonly rows = new Map<string, Row>();
   private readonly names: readonly IndexName[];
-  /** Per kept index (KEPT_INDEXES order): key → ids. */
-  private readonly indexes: Map<string, Set<string>>[];
+  /** Per kept index (KEPT_INDEXES order): key → ids, once built. */
+  private readonly indexes: (Map<string, Set<string>> | undefined)[];
+  /** Whether any index is built: then every row holds its keys. */
+  private keyed = false;
 
   constructor(readonly kind: Kind) {
     this.names = KEPT_INDEXES[kind];
-    this.indexes = this.names.map(() => new Map());
+    this.indexes = this.names.map(() => undefined);
   }
 
   get(id: string): StoreObject | undefined {
@@ -39,15 +48,24 @@ export class Table {
 
   /** Stores `o` in place of the object with its id; returns the one it replaced. */
   put(o: StoreObject): StoreObject | undefined {
-    const keys = indexKeys(this.kind, o);
     const row = this.rows.get(o.id);
+    if (!this.keyed) {
+      if (!row) {
+        this.rows.set(o.id, { o });
+        return undefined;
+      }
+      const old = row.o;
+      row.o = o;
+      return old;
+    }
+    const keys = indexKeys(this.kind, o);
     if (!row) {
       this.rows.set(o.id, { o, keys });
       for (let i = 0; i < keys.length; i++) if (keys[i] !== undefined) this.index(i, keys[i]!, o.id);
       return undefined;
     }
     const old = row.o;
-    const was = row.keys;
+    const was = row.keys!;
     row.o = o;
     row.keys = keys;
     for (let i = 0; i < keys.length; i++) {
@@ -61,29 +79,46 @@ export class Table {
   remove(id: string): void {
     const row = this.rows.get(id);
     if (!row) return;
-    for (let i = 0; i < row.keys.length; i++) if (row.keys[i] !== undefined) this.unindex(i, row.keys[i]!, id);
+    if (row.keys) for (let i = 0; i < row.keys.length; i++) if (row.keys[i] !== undefined) this.unindex(i, row.keys[i]!, id);
     this.rows.delete(id);
   }
 
   lookup(index: IndexName, key: string): Iterable<string> {
-    return this.indexes[this.names.indexOf(index)]?.get(key) ?? [];
+    return this.built(index)?.get(key) ?? [];
   }
 
   count(index: IndexName, key: string): number {
-    return this.indexes[this.names.indexOf(index)]?.get(key)?.size ?? 0;
+    return this.built(index)?.get(key)?.size ?? 0;
+  }
+
+  /** The index, built now from every row if this is its first read; undefined if not kept. */
+  private built(index: IndexName): Map<string, Set<string>> | undefined {
+    const i = this.names.indexOf(index);
+    if (i < 0) return undefined;
+    const have = this.indexes[i];
+    if (have) return have;
+    if (!this.keyed) {
+      for (const row of this.rows.values()) row.keys = indexKeys(this.kind, row.o);
+      this.keyed = true;
+    }
+    const idx = new Map<string, Set<string>>();
+    this.indexes[i] = idx;
+    for (const [id, row] of this.rows) if (row.keys![i] !== undefined) this.index(i, row.keys![i]!, id);
+    return idx;
   }
 
   private index(i: number, key: string, id: string): void {
     const idx = this.indexes[i];
+    if (!idx) return;
     let ids = idx.get(key);
     if (!ids) idx.set(key, (ids = new Set()));
     ids.add(id);
   }
 
   private unindex(i: number, key: string, id: string): void {
-    const idx = this.indexes[i];
-    const ids = idx.get(key);
-    ids?.delete(id);
-    if (ids?.size === 0) idx.delete(key);
+    const ids = this.indexes[i]?.get(key);
+    if (!ids) return;
+    ids.delete(id);
+    if (ids.size === 0) this.indexes[i]!.delete(key);
   }
 }
