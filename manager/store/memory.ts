@@ -84,11 +84,7 @@ export class MemoryStore implements Store, Source {
 
   find(kind: Kind, by: By = { all: true }): StoreObject[] {
     const t = this.tables.get(kind)!;
-    if ("index" in by && isKept(kind, by.index, String(by.value))) {
-      const out: StoreObject[] = [];
-      for (const id of t.lookup(by.index, String(by.value))) out.push(t.get(id)!);
-      return out;
-    }
+    if ("index" in by && isKept(kind, by.index, String(by.value))) return t.lookup(by.index, String(by.value));
     const out: StoreObject[] = [];
     for (const o of t.objects()) if (matches(kind, o, by)) out.push(o);
     return out;
