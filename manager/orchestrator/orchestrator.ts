@@ -100,8 +100,8 @@ export class Orchestrator {
     private readonly store: Store,
     private readonly opts: OrchestratorOptions = {},
   ) {
+    // Woken by the subscription below, which hears the same events through the same filter.
     this.loop = new StoreLoop(store, () => this.pass(), {
-      filter: this.filter,
       batchDelayMs: opts.batchDelayMs ?? 50,
       firstDelayMs: 0,
       onError: opts.onError,
@@ -122,6 +122,7 @@ export class Orchestrator {
         else if (e.kind === "node") this.nodes.add((e.new ?? e.old)!.id);
         else this.all = true;
       }
+      this.loop.poke();
     }, this.filter);
     this.loop.start();
   }

@@ -3,8 +3,11 @@
 import type { Store, WatchFilter } from "./types.js";
 
 export interface StoreLoopOptions {
-  /** What wakes the loop. */
-  filter: WatchFilter;
+  /**
+   * What wakes the loop. Without one only `poke` does: for an owner that already hears the same
+   * events, so that each is not filtered twice (the orchestrator's filter reads the store).
+   */
+  filter?: WatchFilter;
   /** How long to gather changes before a pass, in ms. */
   batchDelayMs: number;
   /** Delay before the first pass after start. */
@@ -34,8 +37,14 @@ export class StoreLoop {
   ) {}
 
   start(): void {
-    this.unsubscribe = this.store.subscribe(() => this.kick(this.opts.batchDelayMs), this.opts.filter);
+    const filter = this.opts.filter;
+    this.unsubscribe = filter ? this.store.subscribe(() => this.kick(this.opts.batchDelayMs), filter) : () => undefined;
     this.kick(this.opts.firstDelayMs);
+  }
+
+  /** Something the loop acts on changed: a pass within the batch delay. */
+  poke(): void {
+    this.kick(this.opts.batchDelayMs);
   }
 
   stop(): void {

@@ -6,7 +6,7 @@ import { type ChangeSet, StoreActionKind, type StoreSnapshot } from "../../proto
 import { ConflictError, ExistsError, NotFoundError } from "./errors.js";
 import { checkTransition } from "./rules.js";
 import { KINDS, type Kind, type ObjectOf, type StoreObject, fromAction, isKept } from "./kinds.js";
-import { Table } from "./table.js";
+import { type Row, Table } from "./table.js";
 import { type Source, Transaction, matches } from "./tx.js";
 import type { Batch, By, Proposer, ReadTx, Store, StoreEvent, Watch, WatchFilter, WriteTx } from "./types.js";
 import { WatchQueue, accepts } from "./watch.js";
@@ -148,10 +148,13 @@ export class MemoryStore implements Store, Source {
    */
   apply(cs: ChangeSet, at = this.index + 1): number {
     if (at <= this.index) throw new Error(`change set version ${at} is not above the store's ${this.index}`);
-    if (!this.checkTasks(cs)) this.checkAll(cs);
+    // The task rows the direct check read, so that each write looks its row up once.
+    const rows = this.checkTasks(cs);
+    if (!rows) this.checkAll(cs);
     const version = (this.index = at);
     const events: StoreEvent[] = [];
-    for (const a of cs.actions) {
+    for (let i = 0; i < cs.actions.length; i++) {
+      const a = cs.actions[i];
       const { kind, object } = fromAction(a);
       const table = this.tables.get(kind)!;
       if (a.action === StoreActionKind.STORE_ACTION_REMOVE) {
@@ -161,7 +164,7 @@ export class MemoryStore implements Store, Source {
         continue;
       }
       // The index keys do not read meta: it is set once the row holds the object.
-      const old = table.put(object);
+      const old = rows ? table.put(object, rows[i]) : table.put(object);
       object.meta = { version, createdAt: old?.meta?.createdAt ?? cs.timestamp, updatedAt: cs.timestamp };
       events.push({ kind, action: old ? "update" : "create", version, old, new: object });
     }
@@ -190,18 +193,22 @@ export class MemoryStore implements Store, Source {
    * The same checks for the usual change set, all task writes with no task written twice: each
    * write is then checked against the committed task alone (tasks have no unique names), with no
    * transaction to build. Three writes per task, on every member: the transaction's keyed overlay
-   * was a sixth of a follower's apply. Returns false, having checked nothing, for any other.
+   * was a sixth of a follower's apply. Returns each write's task row as it stands (none for a
+   * create), or undefined, having checked nothing, for any other change set.
    */
-  private checkTasks(cs: ChangeSet): boolean {
+  private checkTasks(cs: ChangeSet): (Row | undefined)[] | undefined {
     const ids = new Set<string>();
     for (const a of cs.actions) {
-      if (a.target?.$case !== "task" || ids.has(a.target.value.id) || !a.target.value.id) return false;
+      if (a.target?.$case !== "task" || ids.has(a.target.value.id) || !a.target.value.id) return undefined;
       ids.add(a.target.value.id);
     }
     const table = this.tables.get("task")!;
+    const rows: (Row | undefined)[] = [];
     for (const a of cs.actions) {
       const object = a.target!.value as StoreObject;
-      const current = table.get(object.id);
+      const row = table.row(object.id);
+      rows.push(row);
+      const current = row?.o;
       if (a.action === StoreActionKind.STORE_ACTION_CREATE) {
         if (current) throw new ExistsError("task", object.id);
         continue;
@@ -210,7 +217,7 @@ export class MemoryStore implements Store, Source {
       if (!current) throw new NotFoundError("task", object.id);
       if (a.action === StoreActionKind.STORE_ACTION_UPDATE) checkTransition("task", current, object);
     }
-    return true;
+    return rows;
   }
 
   /** Every object at the current version, for Raft snapshots and etcd bootstrap. */

@@ -7,7 +7,7 @@ import { type IndexName, type Kind, type StoreObject, KEPT_INDEXES, indexKeys } 
  * write looks its id up once (measured neutral on the 100,000-task apply; kept as the simpler shape).
  * `keys` is left out while the table has built no index (see Table).
  */
-interface Row {
+export interface Row {
   o: StoreObject;
   keys?: (string | undefined)[];
 }
@@ -50,9 +50,16 @@ export class Table {
     return out;
   }
 
-  /** Stores `o` in place of the object with its id; returns the one it replaced. */
-  put(o: StoreObject): StoreObject | undefined {
-    const row = this.rows.get(o.id);
+  /** The row holding `id`, for a `put` of the same id soon after (its look-up done once). */
+  row(id: string): Row | undefined {
+    return this.rows.get(id);
+  }
+
+  /**
+   * Stores `o` in place of the object with its id; returns the one it replaced. `row`, when
+   * given, is `row(o.id)` read since the table last changed.
+   */
+  put(o: StoreObject, row: Row | undefined = this.rows.get(o.id)): StoreObject | undefined {
     if (!this.keyed) {
       if (!row) {
         this.rows.set(o.id, { o });

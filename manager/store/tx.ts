@@ -29,8 +29,11 @@ export function matches(kind: Kind, o: StoreObject, by: By): boolean {
   return keyOf(kind, o, by.index) === String(by.value);
 }
 
+/** Every transaction's writes until its first: most are views, made per event or beat, and never write. */
+const NO_WRITES: ReadonlyMap<string, Pending> = new Map();
+
 export class Transaction implements WriteTx {
-  private readonly pending = new Map<string, Pending>();
+  private pending = NO_WRITES as Map<string, Pending>;
 
   constructor(
     private readonly below: Source,
@@ -76,7 +79,7 @@ export class Transaction implements WriteTx {
     this.checkName(kind, object);
     const was = this.pending.get(k);
     // Deleted then re-created in one transaction: an update of what lies below.
-    this.pending.set(k, { kind, id: object.id, object, created: !was || was.created });
+    this.writes().set(k, { kind, id: object.id, object, created: !was || was.created });
     return object.id;
   }
 
@@ -88,15 +91,15 @@ export class Transaction implements WriteTx {
     checkTransition(kind, current, object);
     if (nameOf(kind, current).toLowerCase() !== nameOf(kind, object).toLowerCase()) this.checkName(kind, object);
     const was = this.pending.get(k);
-    this.pending.set(k, { kind, id: object.id, object, created: was?.created ?? false });
+    this.writes().set(k, { kind, id: object.id, object, created: was?.created ?? false });
   }
 
   delete(kind: Kind, id: string): void {
     const k = key(kind, id);
     if (!this.read(kind, id, k)) throw new NotFoundError(kind, id);
     const was = this.pending.get(k);
-    if (was?.created) this.pending.delete(k);
-    else this.pending.set(k, { kind, id, object: null, created: false });
+    if (was?.created) this.writes().delete(k);
+    else this.writes().set(k, { kind, id, object: null, created: false });
   }
 
   get size(): number {
@@ -121,9 +124,14 @@ export class Transaction implements WriteTx {
     for (const [k, p] of child.pending) {
       const mine = this.pending.get(k);
       const created = mine ? mine.created : p.created;
-      if (p.object === null && created) this.pending.delete(k);
-      else this.pending.set(k, { ...p, created });
+      if (p.object === null && created) this.writes().delete(k);
+      else this.writes().set(k, { ...p, created });
     }
+  }
+
+  private writes(): Map<string, Pending> {
+    if (this.pending === NO_WRITES) this.pending = new Map();
+    return this.pending;
   }
 
   private checkName(kind: Kind, o: StoreObject): void {
