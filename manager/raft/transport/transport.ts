@@ -32,6 +32,16 @@ export interface TransportOptions {
 
 const RECONNECT_BACKOFF_MS = 50;
 const MAX_BATCH = 512;
+/**
+ * HTTP/2 pings on each peer's connection. A peer whose host vanished without a FIN or RST (power
+ * cut, a cable, a frozen VM) leaves a half-open connection: the stream takes writes and answers
+ * nothing, and TCP's own retransmissions give it up only after many minutes, while the peer, back
+ * on the same address, gets no new connection. Unanswered pings break the stream within about
+ * 5 s, so it is reported disconnected and opened again. Pings are handled below the event loop's
+ * work, and the leader's thread is never held near 3 s, so a busy peer is not cut by them.
+ */
+const KEEPALIVE_TIME_MS = 2000;
+const KEEPALIVE_TIMEOUT_MS = 3000;
 
 export class Transport {
   private readonly peers = new Map<number, Peer>();
@@ -155,6 +165,9 @@ class Peer {
       "grpc.max_send_message_length": 64 * 1024 * 1024,
       "grpc.initial_reconnect_backoff_ms": RECONNECT_BACKOFF_MS,
       "grpc.max_reconnect_backoff_ms": 1000,
+      "grpc.keepalive_time_ms": KEEPALIVE_TIME_MS,
+      "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
+      "grpc.keepalive_permit_without_calls": 1,
     });
   }
 

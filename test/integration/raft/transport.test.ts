@@ -1,3 +1,4 @@
+import { type Socket, connect, createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { Transport, type TransportHandler } from "../../../manager/raft/transport/index.js";
 import { Message, MessageType } from "../../../proto/gen/raft.js";
@@ -73,6 +74,42 @@ describe("Raft transport", () => {
     await b.t.close(); // the receiver goes: the sender's stream to it breaks
     await until(() => c.disconnected.includes(2));
   });
+
+  it("breaks a stream to a peer that stops answering without closing, and opens a new one", async () => {
+    const a = recorder();
+    const b = recorder();
+    const port = await b.t.listen("127.0.0.1:0");
+    // A proxy whose connections can be frozen: both ends left open, nothing passed either way,
+    // as a peer's host that lost power leaves them.
+    const conns: Socket[] = [];
+    const proxy = createServer((inbound) => {
+      const out = connect(port, "127.0.0.1");
+      conns.push(inbound, out);
+      inbound.pipe(out);
+      out.pipe(inbound);
+      inbound.on("error", () => out.destroy());
+      out.on("error", () => inbound.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    try {
+      a.t.setPeer(2, `127.0.0.1:${(proxy.address() as { port: number }).port}`);
+      a.t.send([Message.fromPartial({ type: MessageType.MSG_HEARTBEAT, to: 2, from: 1, term: 1 })]);
+      await until(() => b.got.length === 1);
+      for (const c of conns.splice(0)) {
+        c.unpipe();
+        c.pause();
+      }
+      await until(() => a.disconnected.includes(2), 20_000);
+      // The next messages go on a new connection.
+      await until(() => {
+        a.t.send([Message.fromPartial({ type: MessageType.MSG_HEARTBEAT, to: 2, from: 1, term: 2 })]);
+        return b.got.some((m) => m.term === 2);
+      }, 20_000);
+    } finally {
+      for (const c of conns) c.destroy();
+      proxy.close();
+    }
+  }, 60_000);
 
   it("reports a peer that is down as unreachable", async () => {
     const a = recorder();
