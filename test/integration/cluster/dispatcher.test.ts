@@ -60,7 +60,7 @@ describe("dispatcher with simulated agents", () => {
     }
     await eventually("48 running", () => store.view((tx) => tx.find("task").filter((t) => t.status?.state === TaskState.TASK_STATE_RUNNING).length) === 48);
     expect(agents.map((a) => a.tasks.length)).toEqual([12, 12, 12, 12]);
-    // A node is pushed to 3 times at once, then once per 300 ms: about 5 times each in 0.4 s.
+    // A node is pushed to 3 times at once, then once per 150 ms: about 5 or 6 times each in 0.4 s.
     expect(agents.reduce((n, a) => n + a.messages, 0) - before).toBeLessThan(30);
     await store.update((tx) => {
       const s = tx.find("service")[0];
