@@ -57,7 +57,7 @@ export class Table {
 
   /**
    * Stores `o` in place of the object with its id; returns the one it replaced. `row`, when
-   * given, is `row(o.id)` read since the table last changed.
+   * given, is `row(o.id)` read since that id was last written (left out, or undefined, it is looked up).
    */
   put(o: StoreObject, row: Row | undefined = this.rows.get(o.id)): StoreObject | undefined {
     if (!this.keyed) {
