@@ -3,6 +3,7 @@
 // only decides, records, and wires networks and mounts.
 import { hostname as osHostname } from "node:os";
 import { existsSync, mkdirSync } from "node:fs";
+import { makeSpreadDir } from "../store/spread.js";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { EventEmitter } from "node:events";
@@ -63,6 +64,7 @@ export class ContainerEngine {
 
   constructor(private readonly d: EngineDeps) {
     this.store = new ContainerStore(join(d.dataRoot, "containers"));
+    makeSpreadDir(join(d.execRoot, "c"));
     this.initLayer = ensureInitLayer(join(d.dataRoot, "init"));
     this.events.setMaxListeners(0);
   }

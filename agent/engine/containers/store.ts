@@ -7,6 +7,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ContainerConfig } from "../../../proto/gen/engine.js";
 import { LatestFile } from "../store/atomic.js";
+import { makeSpreadDir } from "../store/spread.js";
 import { conflict, invalid, notFound } from "../errors.js";
 import type { ContainerRecord } from "./record.js";
 
@@ -18,7 +19,7 @@ export class ContainerStore {
   private sorted?: ContainerRecord[];
 
   constructor(readonly root: string) {
-    mkdirSync(root, { recursive: true, mode: 0o700 });
+    makeSpreadDir(root);
     for (const id of readdirSync(root)) {
       const file = join(root, id, "container.json");
       if (!existsSync(file)) {
