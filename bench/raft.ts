@@ -165,6 +165,43 @@ async function waitCaughtUp(c: Cluster): Promise<void> {
   }
 }
 
+// ---- the floor: no Raft, only the disk and HTTP/2 a replicated write needs (bench/support/raft-floor.ts) ----
+
+async function floorTarget(): Promise<Target> {
+  const root = mkdtempSync(join(tmpdir(), "shoal-bench-floor-"));
+  const ports = await Promise.all([0, 1, 2].map(() => freePort()));
+  const script = join(import.meta.dirname, "support", "raft-floor.js");
+  const procs: ChildProcess[] = [];
+  // Followers first: the leader opens its streams to them as it starts.
+  for (const i of [2, 1, 0]) {
+    const p = spawn(process.execPath, [script, "--port", String(ports[i]), "--dir", join(root, `m${i}`), ...(i === 0 ? ["--followers", `${ports[1]},${ports[2]}`] : [])], { stdio: ["ignore", "pipe", "inherit"] });
+    procs.push(p);
+    await new Promise((r) => p.stdout!.once("data", r));
+  }
+  const unsupported = async (): Promise<never> => {
+    throw new Error("the floor has no elections");
+  };
+  return {
+    name: "floor",
+    put: unsupported,
+    async leaderWriter() {
+      const one = new GrpcPut(`127.0.0.1:${ports[0]}`, "/floor/Put");
+      return { put: async (k, v, ms) => void (await one.put(k, v, ms)), close: () => one.close() };
+    },
+    leader: async () => 0,
+    kill: unsupported,
+    restart: unsupported,
+    async stop() {
+      for (const p of procs) {
+        p.kill("SIGKILL");
+        await new Promise((r) => (p.exitCode !== null || p.signalCode ? r(null) : p.once("exit", r)));
+      }
+      rmSync(root, { recursive: true, force: true });
+    },
+    pids: () => procs.map((p) => p.pid!),
+  };
+}
+
 // ---- etcd ----
 
 async function etcdTarget(): Promise<Target> {
@@ -284,7 +321,7 @@ async function measure(targets: Target[]): Promise<Record<string, Record<string,
     }
   }
   for (let i = 0; i < TRIALS; i++) {
-    for (const t of targets) {
+    for (const t of targets.filter((t) => t.name !== "floor")) {
       const ms = await failoverTrial(t);
       sample(t.name, "failover", ms);
       console.log(`${t.name}: failover trial ${i + 1}: ${ms} ms`);
@@ -303,11 +340,12 @@ async function measure(targets: Target[]): Promise<Record<string, Record<string,
 }
 
 export async function main(args: string[]): Promise<void> {
-  // `-- raft etcd` or `-- raft shoal` measures one side only (for debugging; no ratios then).
-  const names = args[0] === "etcd" || args[0] === "shoal" ? [args[0]] : ["shoal", "etcd"];
+  // `-- raft etcd` or `-- raft shoal` measures one side only (for debugging; no ratios then);
+  // `-- raft floor` adds the floor (bench/support/raft-floor.ts) beside both, with its ratios to etcd.
+  const names = args[0] === "etcd" || args[0] === "shoal" ? [args[0]] : args[0] === "floor" ? ["shoal", "floor", "etcd"] : ["shoal", "etcd"];
   const targets: Target[] = [];
   try {
-    for (const n of names) targets.push(await (n === "etcd" ? etcdTarget() : shoalTarget()));
+    for (const n of names) targets.push(await (n === "etcd" ? etcdTarget() : n === "floor" ? floorTarget() : shoalTarget()));
     const m = await measure(targets);
     if (names.length === 1) {
       console.log(JSON.stringify(m[names[0]!]));
@@ -331,6 +369,15 @@ export async function main(args: string[]): Promise<void> {
       ratio_ops_c16: r(shoal.ops_c16!, etcd.ops_c16!),
       ratio_ops_c256: r(shoal.ops_c256!, etcd.ops_c256!),
       ratio_failover_median: r(shoal.failover_median_ms!, etcd.failover_median_ms!),
+      ...(m.floor
+        ? Object.fromEntries(
+            LEVELS.flatMap((c) => [
+              [`floor_ops_c${c}`, m.floor![`ops_c${c}`]],
+              [`floor_server_cpu_us_per_op_c${c}`, m.floor![`server_cpu_us_per_op_c${c}`]],
+              [`ratio_floor_ops_c${c}`, r(m.floor![`ops_c${c}`]!, etcd[`ops_c${c}`]!)],
+            ]),
+          )
+        : {}),
     };
     console.log(JSON.stringify(result));
   } finally {
