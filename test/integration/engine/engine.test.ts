@@ -171,12 +171,12 @@ describe("networking", () => {
     expect(peer.stdout).toBe("hello from shoal\n");
 
     // The same host port again: refused, and nothing half-made is left.
-    const before = d.leftovers().length;
+    const before = d.leftovers();
     const listed = await containers();
     const again = await sh("run", "-d", "-p", `${port}:80`, IMG, "true");
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/^shoal: port .* already .*\n$/);
-    expect(d.leftovers().length).toBe(before);
+    expect(await d.leftoversSettled(before)).toEqual(before);
     expect(await containers()).toBe(listed);
     await sh("rm", "-f", "web");
     expect((await run("curl", ["-s", "-m", "1", `http://127.0.0.1:${port}/`])).code).not.toBe(0);
@@ -292,7 +292,7 @@ describe("bad input: one line, non-zero, nothing left behind", () => {
       oneLine(r);
     }
     expect(await containers()).toBe(listed);
-    expect(d.leftovers()).toEqual(before);
+    expect(await d.leftoversSettled(before)).toEqual(before);
   });
 
   test("a command that does not exist fails the run and leaves nothing", async () => {
@@ -302,7 +302,7 @@ describe("bad input: one line, non-zero, nothing left behind", () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/no\/such\/binary/);
     expect(await containers()).toBe(listed);
-    expect(d.leftovers()).toEqual(before);
+    expect(await d.leftoversSettled(before)).toEqual(before);
   });
 
   test("no daemon: the message says how to start one", async () => {
