@@ -65,11 +65,10 @@ function frames(onFrame: (f: Buffer) => void): (chunk: Buffer) => void {
   };
 }
 
-function lengthPrefixed(body: Buffer, head = 4): Buffer {
-  const out = Buffer.allocUnsafe(head + body.length);
-  out.fill(0, 0, head);
-  out.writeUInt32BE(body.length, head - 4);
-  body.copy(out, head);
+function lengthPrefixed(body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(4 + body.length);
+  out.writeUInt32BE(body.length, 0);
+  body.copy(out, 4);
   return out;
 }
 

@@ -92,15 +92,16 @@ export class TestDaemon {
   /**
    * leftovers(), once it equals `expected` or `ms` have passed. A failed start deletes its
    * container's netns before the CLI returns, but the kernel destroys the veth inside it (and so
-   * the host end on the bridge) in its deferred netns cleanup, which under load can lag by a few
-   * milliseconds: that is not something left behind, a leak is what is still there seconds later.
+   * the host end on the bridge) in its deferred netns cleanup, 2-35 ms later even on an idle
+   * host: that is not something left behind, a leak is what is still there seconds later. The
+   * last reading is returned (not thrown, as until() would) so the assertion shows what is left.
    */
   async leftoversSettled(expected: string[], ms = 5000): Promise<string[]> {
     const end = Date.now() + ms;
     for (;;) {
       const now = this.leftovers();
       if (JSON.stringify(now) === JSON.stringify(expected) || Date.now() > end) return now;
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   }
 
