@@ -2,7 +2,8 @@
 // seen from the CLI: `shoal run --rm IMG true` end to end, 100 detached containers to running,
 // shim memory, and the restart of a SIGKILLed `--restart always` container. The CLI is the
 // `shoal` a user runs (native/build/shoal, which hands what it does not do itself to the Node
-// CLI); the Node CLI's own run is timed beside it (node_run_e2e_ms).
+// CLI); the Node CLI's own run is timed beside it (node_run_e2e_ms). `-- engine floor` adds the
+// runtime's share of the 100 starts alone beside crun (bench/support/engine-floor.ts).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import { makeBusyboxTarball } from "../test/support/busybox.js";
 import { NODE_CLI, run, sleep, TestDaemon, type Result } from "../test/integration/engine/harness.js";
 import { packageRoot } from "../lab/host.js";
 import { crunTimes, measureRuntime, ociBundle, timed as timedSync } from "./engine-runtime.js";
+import { EngineFloor, machineCpu, quiet } from "./support/engine-floor.js";
 
 const IMG = "bench/busybox:1";
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -24,6 +26,8 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 export async function main(args: string[]): Promise<void> {
   // `--skip-runtime`: only the engine's figures (the runtime's own bench runs runc and crun too).
   const skipRuntime = args.includes("--skip-runtime");
+  // `floor`: also the runtime's share of the 100 starts alone (bench/support/engine-floor.ts), beside crun.
+  const withFloor = args.includes("floor");
   const runs = Number(args.find((a) => /^\d+$/.test(a)) ?? 15);
   // The runtime's own figures and its peers' (runtime_ms, runc_ms, crun_ms, …).
   // Its start100_s and shim_rss_kib are the bare runtime's; this bench's are through the daemon.
@@ -72,9 +76,13 @@ export async function main(args: string[]): Promise<void> {
     console.log(`shoal run --rm true: median ${run_e2e_ms.toFixed(1)} ms over ${runs}, runc's lifecycle beside it ${runc_beside_ms.toFixed(1)} ms (the Node CLI's ${node_run_e2e_ms.toFixed(1)} ms); node dist/cli/main.js version ${version.toFixed(0)} ms`);
 
     // crun's 100 detached sleeps, in the minute before Shoal's.
-    const crun_start100_beside_s = crunTimes(d.root, "detach", ociBundle(join(d.root, "crun-sleep"), rootfs, ["sleep", "1000"]), 100)[0] / 1000;
+    const crunSleep = ociBundle(join(d.root, "crun-sleep"), rootfs, ["sleep", "1000"]);
+    await quiet();
+    const crun_start100_beside_s = crunTimes(d.root, "detach", crunSleep, 100)[0] / 1000;
 
     // 100 detached containers, 8 CLI calls in flight, until ps shows them all running.
+    await quiet();
+    const cpu0 = machineCpu();
     const t0 = performance.now();
     let next = 0;
     await Promise.all(
@@ -92,7 +100,8 @@ export async function main(args: string[]): Promise<void> {
       await sleep(50);
     }
     const start100_s = (performance.now() - t0) / 1000;
-    console.log(`100 x shoal run -d: all running after ${start100_s.toFixed(2)} s`);
+    const start100_cpu_ms = (machineCpu().busyMs - cpu0.busyMs) / 100;
+    console.log(`100 x shoal run -d: all running after ${start100_s.toFixed(2)} s, the machine busy ${start100_cpu_ms.toFixed(1)} ms of CPU a start`);
 
     // Shim RSS: the parent of each container's PID 1.
     const ids = (await shoal("ps", "-q")).stdout.split("\n").filter(Boolean).slice(0, 20);
@@ -125,6 +134,31 @@ export async function main(args: string[]): Promise<void> {
     console.log(`restart after SIGKILL (--restart always): first ${restart_first_ms} ms; series ${restarts.join(", ")} ms (backoff after the first)`);
     await shoal("rm", "-f", "phoenix");
 
+    // The floor, three rounds each beside crun's (after an uncounted one of 20 starts).
+    const floor: Record<string, number | null> = {};
+    if (withFloor) {
+      const f = new EngineFloor(join(d.root, "floor"), rootfs);
+      await f.setup();
+      try {
+        await f.measure(20, 8);
+        const rounds: { floor: number; crun: number; cpu: number }[] = [];
+        for (let i = 0; i < 3; i++) {
+          await quiet();
+          const crunS = crunTimes(d.root, "detach", crunSleep, 100)[0] / 1000;
+          await quiet();
+          const r = await f.measure(100, 8);
+          rounds.push({ floor: r.seconds, crun: crunS, cpu: r.cpuMsPerStart });
+          console.log(`floor round ${i + 1}: ${r.seconds.toFixed(3)} s (${r.cpuMsPerStart.toFixed(1)} ms of CPU a start), crun beside ${crunS.toFixed(3)} s: ${(r.seconds / crunS).toFixed(2)}x`);
+        }
+        floor.floor_start100_s = round(median(rounds.map((r) => r.floor)), 3);
+        floor.floor_crun_beside_s = round(median(rounds.map((r) => r.crun)), 3);
+        floor.floor_cpu_ms_per_start = round(median(rounds.map((r) => r.cpu)), 2);
+        floor.floor_vs_crun = round(median(rounds.map((r) => r.floor / r.crun)));
+      } finally {
+        await f.teardown();
+      }
+    }
+
     const crun = runtime.crun_ms ?? NaN;
     console.log(
       JSON.stringify({
@@ -135,6 +169,7 @@ export async function main(args: string[]): Promise<void> {
         node_run_e2e_ms: round(node_run_e2e_ms),
         runc_beside_ms: round(runc_beside_ms),
         start100_s: round(start100_s),
+        start100_cpu_ms,
         crun_start100_s: round(runtime.crun_start100_s ?? NaN),
         crun_start100_beside_s: round(crun_start100_beside_s),
         shim_rss_kib,
@@ -143,6 +178,7 @@ export async function main(args: string[]): Promise<void> {
         run_e2e_vs_runc: round(run_e2e_ms / runc_beside_ms),
         run_e2e_vs_crun: round(run_e2e_ms / crun),
         start100_vs_crun: round(start100_s / crun_start100_beside_s),
+        ...floor,
       }),
     );
   } finally {

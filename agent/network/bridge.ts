@@ -1,6 +1,6 @@
 // The daemon's default bridge network: one Linux bridge, one nftables table (outbound NAT and
 // published ports), and per container a netns joined to the bridge by a veth pair.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runtimeBinary } from "../engine/runtime/binary.js";
 import { ipBatch, nftBatch, run } from "./cmd.js";
@@ -72,7 +72,8 @@ export class BridgeNetwork {
       this.subnet = free;
     }
     writeFileSync(saved, JSON.stringify({ subnet: formatCidr(this.subnet) }));
-    this.pool = new AddressPool(this.subnet, join(this.dir, "addresses.json"));
+    this.pool = new AddressPool(this.subnet);
+    rmSync(join(this.dir, "addresses.json"), { force: true }); // kept by daemons before 7 December; the records name the addresses
 
     const br = this.names.bridge;
     const gw = `${this.gateway}/${this.subnet.prefix}`;
@@ -123,7 +124,6 @@ export class BridgeNetwork {
 
   /** Removes the table, and the bridge when nothing is attached to it any more. */
   async teardown(removeBridge: boolean): Promise<void> {
-    await this.pool.flushed();
     await run("nft", ["delete", "table", "inet", this.names.nftTable]).catch(() => undefined);
     if (removeBridge) await run("ip", ["link", "del", this.names.bridge]).catch(() => undefined);
   }

@@ -1,23 +1,14 @@
-// Container addresses on the bridge, persisted so that a restarted daemon hands out no address
-// twice. One JSON file, replaced atomically in the background (coalesced: a burst of starts costs
-// a write or two); not flushed to the disk, since after a power loss no container holds its
-// address any more (the daemon's start re-attaches or forgets them). The containers' records
-// name their addresses too, and a restarted daemon claims those again (claim).
-import { existsSync, readFileSync } from "node:fs";
-import { LatestFile } from "../engine/store/atomic.js";
+// Container addresses on the bridge, in memory only. The containers' records name their
+// addresses, and a restarted daemon claims those again (claim) before it starts anything, so no
+// address is handed out twice. A file of its own added nothing to that: an address whose
+// container has no record naming it was dropped at the next start anyway (retain), and writing
+// the whole pool at every start and removal cost a file replacement each.
 import { formatIp, gatewayOf, parseIp, size, type Subnet } from "./ipv4.js";
 
 export class AddressPool {
   private byIp = new Map<number, string>();
-  private readonly out: LatestFile;
 
-  constructor(private readonly subnet: Subnet, private readonly file: string) {
-    this.out = new LatestFile(file);
-    if (existsSync(file)) {
-      const saved = JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
-      for (const [ip, owner] of Object.entries(saved)) this.byIp.set(parseIp(ip), owner);
-    }
-  }
+  constructor(private readonly subnet: Subnet) {}
 
   /** The owner's address (the same one again if it already has one). */
   allocate(owner: string): string {
@@ -27,7 +18,6 @@ export class AddressPool {
     for (let ip = first; ip <= last; ip++) {
       if (!this.byIp.has(ip)) {
         this.byIp.set(ip, owner);
-        this.save();
         return formatIp(ip);
       }
     }
@@ -41,13 +31,7 @@ export class AddressPool {
     if (holder !== undefined && holder !== owner) return false;
     for (const [other, o] of this.byIp) if (o === owner && other !== n) this.byIp.delete(other);
     this.byIp.set(n, owner);
-    this.save();
     return true;
-  }
-
-  /** Resolves once the file holds the latest addresses. */
-  flushed(): Promise<void> {
-    return this.out.idle();
   }
 
   /** Whether `owner` holds an address: attached, or attaching. */
@@ -57,23 +41,11 @@ export class AddressPool {
   }
 
   release(owner: string): void {
-    let changed = false;
-    for (const [ip, o] of this.byIp) if (o === owner) (this.byIp.delete(ip), (changed = true));
-    if (changed) this.save();
+    for (const [ip, o] of this.byIp) if (o === owner) this.byIp.delete(ip);
   }
 
   /** Drops addresses of owners that no longer exist (after a crash between steps). */
   retain(owners: Set<string>): void {
     for (const [ip, o] of this.byIp) if (!owners.has(o)) this.byIp.delete(ip);
-    this.save();
-  }
-
-  private save(): void {
-    const encode = () => {
-      const out: Record<string, string> = {};
-      for (const [ip, o] of this.byIp) out[formatIp(ip)] = o;
-      return JSON.stringify(out);
-    };
-    this.out.write(encode).catch((err: Error) => console.error(`shoal daemon: saving ${this.file}: ${err.message}`));
   }
 }

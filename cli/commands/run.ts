@@ -91,7 +91,8 @@ async function run(ctx: Ctx, image: string, args: string[], o: RunOpts): Promise
     openStdin: false,
   };
   const client = await ctx.client();
-  const create = () => call(client, client.createContainer, { name: o.name ?? "", config });
+  // Detached, the daemon starts it in the same call (and removes it again if the start fails).
+  const create = () => call(client, client.createContainer, { name: o.name ?? "", config, start: !!o.detach });
   let created;
   try {
     created = await create();
@@ -114,7 +115,8 @@ async function run(ctx: Ctx, image: string, args: string[], o: RunOpts): Promise
   };
 
   if (o.detach) {
-    await call(client, client.startContainer, { id }).catch(removeAfterFailure);
+    // An older daemon ignores `start`: it is started here then.
+    if (!created.started) await call(client, client.startContainer, { id }).catch(removeAfterFailure);
     process.stdout.write(id + "\n");
     return 0;
   }

@@ -157,6 +157,7 @@ int cmd_run(struct cli *c, int argc, char **argv) {
   Shoal__Engine__CreateContainerRequest req = SHOAL__ENGINE__CREATE_CONTAINER_REQUEST__INIT;
   req.name = (char *)(o.name ? o.name : "");
   req.config = &cfg;
+  req.start = o.detach; /* detached, the daemon starts it in the same call (and removes it if that fails) */
   struct grpc_call k;
   Shoal__Engine__CreateContainerResponse *created =
       (Shoal__Engine__CreateContainerResponse *)cli_call(c, &k, "CreateContainer", &req.base, &shoal__engine__create_container_response__descriptor);
@@ -170,9 +171,11 @@ int cmd_run(struct cli *c, int argc, char **argv) {
   ref.id = id;
 
   if (o.detach) {
-    ProtobufCMessage *r = cli_call(c, &k, "StartContainer", &ref.base, &shoal__engine__empty__descriptor);
-    if (!r) return remove_after_failure(c, id, &k);
-    protobuf_c_message_free_unpacked(r, NULL);
+    if (!created->started) { /* an older daemon ignores `start` */
+      ProtobufCMessage *r = cli_call(c, &k, "StartContainer", &ref.base, &shoal__engine__empty__descriptor);
+      if (!r) return remove_after_failure(c, id, &k);
+      protobuf_c_message_free_unpacked(r, NULL);
+    }
     cli_write(1, id, strlen(id));
     cli_write(1, "\n", 1);
     return 0;

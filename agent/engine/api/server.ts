@@ -64,8 +64,8 @@ export function engineServer(d: ApiDeps): EngineServer {
 
     createContainer: unary(async (r) => {
       if (!r.config) throw invalid("no container config");
-      const rec = await engine.create(r.name, r.config);
-      return { id: rec.id, warnings: [] };
+      const rec = r.start ? await engine.createStarted(r.name, r.config) : await engine.create(r.name, r.config);
+      return { id: rec.id, warnings: [], started: r.start };
     }),
     startContainer: unary(async (r) => (await engine.start(r.id), {})),
     stopContainer: unary(async (r) => (await engine.stop(r.id, r.timeoutSet ? r.timeout : undefined), {})),

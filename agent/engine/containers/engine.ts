@@ -127,6 +127,21 @@ export class ContainerEngine {
     return rec;
   }
 
+  /**
+   * `run -d` in one call: creates and starts. A start that fails leaves no container behind, as
+   * the CLI's own removal after a failed start did; the start's error is the one thrown.
+   */
+  async createStarted(name: string, config: ContainerConfig): Promise<ContainerRecord> {
+    const rec = await this.create(name, config);
+    try {
+      await this.launch(rec);
+    } catch (err) {
+      await this.remove(rec.id, true).catch(() => undefined);
+      throw err;
+    }
+    return rec;
+  }
+
   /** Starts a created or stopped container (no-op when running). */
   async start(ref: string): Promise<void> {
     const rec = this.store.get(ref);
@@ -418,13 +433,17 @@ export class ContainerEngine {
   /** Re-adopts what an earlier daemon left: running containers keep their PID; exits that happened meanwhile are handled now. */
   async recover(): Promise<void> {
     const withNetwork = new Set<string>();
+    // Every address a record names is claimed before anything below starts: the bridge's pool
+    // lives in memory only, and a restart must not be handed an address a later record holds.
+    for (const rec of this.store.all()) {
+      const active = rec.state.status === "running" || rec.state.status === "restarting";
+      if (active && rec.network) await this.d.network.readopt(rec.id, rec.network.ip, portsOf(rec.config)).catch(() => undefined);
+    }
     for (const rec of this.store.all()) {
       if (rec.network) withNetwork.add(rec.id);
       if (rec.state.status === "running") {
-        if (rec.network) await this.d.network.readopt(rec.id, rec.network.ip, portsOf(rec.config)).catch(() => undefined);
         this.watch(rec.id);
       } else if (rec.state.status === "restarting") {
-        if (rec.network) await this.d.network.readopt(rec.id, rec.network.ip, portsOf(rec.config)).catch(() => undefined);
         rec.restartCount++;
         this.launch(rec).catch(() => this.onExit(rec.id, { exitCode: 255, oomKilled: false }));
       } else if (rec.config.autoRemove && rec.state.status === "exited") {

@@ -219,6 +219,24 @@ describe("daemon restarts and restart policies", () => {
     await sh("rm", "-f", "survivor");
   });
 
+  test("kill -9 of the daemon: running containers keep their addresses, and a new one gets another", async () => {
+    const before: string[] = [];
+    for (const n of ["addr-a", "addr-b"]) {
+      expect((await sh("run", "-d", "--name", n, IMG, "sleep", "1000")).code).toBe(0);
+      before.push((await inspect(n)).NetworkSettings.IPAddress);
+    }
+    await d.stop("SIGKILL");
+    await d.start();
+    expect((await sh("run", "-d", "--name", "addr-c", IMG, "sleep", "1000")).code).toBe(0);
+    const after = [];
+    for (const n of ["addr-a", "addr-b", "addr-c"]) after.push((await inspect(n)).NetworkSettings.IPAddress);
+    expect(after.slice(0, 2)).toEqual(before);
+    expect(new Set(after).size).toBe(3);
+    // The new container reaches one that ran across the restart: its address is its own.
+    expect((await sh("exec", "addr-c", "ping", "-c", "1", "-W", "2", before[0])).code).toBe(0);
+    await sh("rm", "-f", "addr-a", "addr-b", "addr-c");
+  });
+
   test("a container that died while the daemon was down is noticed", async () => {
     await sh("run", "-d", "--name", "dies", IMG, "sleep", "1000");
     const pid = (await inspect("dies")).State.Pid;
