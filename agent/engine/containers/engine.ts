@@ -440,6 +440,14 @@ export class ContainerEngine {
       if (active && rec.network) await this.d.network.readopt(rec.id, rec.network.ip, portsOf(rec.config)).catch(() => undefined);
     }
     for (const rec of this.store.all()) {
+      const stateDir = this.stateDir(rec.id);
+      if (rec.state.status !== "running" && existsSync(join(stateDir, "shim.pid"))) {
+        // The runtime started it, but the daemon died before its record said so: the caller was
+        // never told it runs. Undone (the container killed, a namespace of its own deleted), so
+        // that the record is what runs; a start or a restart policy takes it from there.
+        await this.d.runtime.cleanup(stateDir).catch(() => undefined);
+        if (!rec.network) await this.d.network.detach(rec.id);
+      }
       if (rec.network) withNetwork.add(rec.id);
       if (rec.state.status === "running") {
         this.watch(rec.id);

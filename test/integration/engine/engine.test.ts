@@ -1,5 +1,5 @@
 // Issue 2's acceptance, as a user sees it: the real `shoal` CLI against a private daemon.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -235,6 +235,25 @@ describe("daemon restarts and restart policies", () => {
     // The new container reaches one that ran across the restart: its address is its own.
     expect((await sh("exec", "addr-c", "ping", "-c", "1", "-W", "2", before[0])).code).toBe(0);
     await sh("rm", "-f", "addr-a", "addr-b", "addr-c");
+  });
+
+  test("kill -9 of the daemon between a start and its record: the start is undone, and the container starts again", async () => {
+    await sh("run", "-d", "--name", "unrecorded", IMG, "sleep", "1000");
+    const before = await inspect("unrecorded");
+    await d.stop("SIGKILL");
+    // What the daemon had written when it died just after the runtime's start: the record of a
+    // container created and not yet started (its save of the running state never made it).
+    const file = join(d.dataRoot, "containers", before.Id, "container.json");
+    const rec = JSON.parse(readFileSync(file, "utf8"));
+    rec.state = { ...rec.state, status: "created", pid: 0, shimPid: 0, startedAt: "" };
+    rec.network = null;
+    writeFileSync(file, JSON.stringify(rec));
+    await d.start();
+    expect((await inspect("unrecorded")).State.Status).toBe("created");
+    await until("the unrecorded process to be gone", async () => !existsSync(`/proc/${before.State.Pid}`) || /State:\s+Z/.test(readFileSync(`/proc/${before.State.Pid}/status`, "utf8")));
+    expect((await sh("start", "unrecorded")).code).toBe(0);
+    expect((await inspect("unrecorded")).State.Running).toBe(true);
+    await sh("rm", "-f", "unrecorded");
   });
 
   test("a container that died while the daemon was down is noticed", async () => {
