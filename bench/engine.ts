@@ -152,19 +152,19 @@ export async function main(args: string[]): Promise<void> {
       await f.setup();
       try {
         await f.measure(20, 8);
-        const rounds: { floor: number; crun: number; cpu: number }[] = [];
+        const floorRounds: { floor: number; crun: number; cpu: number }[] = [];
         for (let i = 0; i < 3; i++) {
           await quiet();
           const crunS = crunTimes(d.root, "detach", crunSleep, 100)[0] / 1000;
           await quiet();
           const r = await f.measure(100, 8);
-          rounds.push({ floor: r.seconds, crun: crunS, cpu: r.cpuMsPerStart });
+          floorRounds.push({ floor: r.seconds, crun: crunS, cpu: r.cpuMsPerStart });
           console.log(`floor round ${i + 1}: ${r.seconds.toFixed(3)} s (${r.cpuMsPerStart.toFixed(1)} ms of CPU a start), crun beside ${crunS.toFixed(3)} s: ${(r.seconds / crunS).toFixed(2)}x`);
         }
-        floor.floor_start100_s = round(median(rounds.map((r) => r.floor)), 3);
-        floor.floor_crun_beside_s = round(median(rounds.map((r) => r.crun)), 3);
-        floor.floor_cpu_ms_per_start = round(median(rounds.map((r) => r.cpu)), 2);
-        floor.floor_vs_crun = round(median(rounds.map((r) => r.floor / r.crun)));
+        floor.floor_start100_s = round(median(floorRounds.map((r) => r.floor)), 3);
+        floor.floor_crun_beside_s = round(median(floorRounds.map((r) => r.crun)), 3);
+        floor.floor_cpu_ms_per_start = round(median(floorRounds.map((r) => r.cpu)), 2);
+        floor.floor_vs_crun = round(median(floorRounds.map((r) => r.floor / r.crun)));
       } finally {
         await f.teardown();
       }
